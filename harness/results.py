@@ -1,0 +1,158 @@
+"""Grading results as plain, frozen data.
+
+Everything a report shows lives here, already computed: rendering (``harness.report``) is a pure
+function of these objects and never imports Hypothesis, the runner or the reference. Arrays are
+stored as nested tuples of floats (or a float for a scalar) so results are hashable, comparable
+and JSON-friendly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+# A numeric value as a report shows it: a float, or nested tuples of floats for an array.
+Value = Union[float, tuple]
+
+Status = Literal["passed", "failed", "error"]
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """The minimal failing example Hypothesis shrank to, shown whole in the report."""
+
+    inputs: tuple[tuple[str, Value], ...]
+    """The model's variables at the failing point, in spec order: ``(("x", 0.5), ("w1", ...))``."""
+    dimensions: tuple[tuple[str, int], ...] = ()
+    """Sizes of the symbolic dimensions at this point: ``(("H", 2), ("D", 1))``; empty for scalars."""
+    activation: str | None = None
+    """The family member the activation placeholder stood for (``"softplus"``), if any."""
+    arguments: tuple[tuple[str, Value], ...] = ()
+    """What the student's function received, by parameter name."""
+    expected: Value | None = None
+    """The true value (reference, rounded to float64)."""
+    received: Value | None = None
+    """What the function returned (as float64), when it returned a number."""
+    expected_shape: tuple[int, ...] | None = None
+    received_shape: tuple[int, ...] | None = None
+    error: str | None = None
+    """The exception or problem at this point, when there was one (``"ZeroDivisionError: ..."``)."""
+    max_abs_error: float | None = None
+    tolerance: float | None = None
+    """The largest allowed absolute difference at the worst entry (so readers see the margin)."""
+
+
+@dataclass(frozen=True)
+class ClaimEvidence:
+    """The numerical evidence for a yes/no claim: two inputs differing only in one variable."""
+
+    statement: str
+    truth: bool
+    """What the harness established numerically."""
+    changed_variable: str
+    first_inputs: tuple[tuple[str, Value], ...]
+    second_inputs: tuple[tuple[str, Value], ...]
+    first_value: Value
+    second_value: Value
+    activation: str | None = None
+    examples: int = 0
+    """How many input pairs were compared."""
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """The verdict on one item (a function or a constant) of one question."""
+
+    question_id: str
+    name: str
+    kind: Literal["derivative", "claim"]
+    max_score: float
+    score: float
+    status: Status
+    summary: str
+    """One line a student understands: ``"correct on 100 examples"``, ``"sign error"``, ..."""
+    diagnosis: str | None = None
+    """A paragraph explaining what is wrong and how to think about it, when something is."""
+    counterexample: Counterexample | None = None
+    evidence: ClaimEvidence | None = None
+    answered: Value | bool | None = None
+    """For a claim: what the submission answered."""
+    examples: int = 0
+    """How many examples the item was checked on."""
+    source: str | None = None
+    """Where the answer came from: ``"q2_4.py"`` or ``"answers.yaml"``."""
+    line: int | None = None
+    """Line of the function's definition in ``source``, when known (for CI annotations)."""
+    output: str = ""
+    """Captured stdout/stderr of the submission for this item, escaped and truncated."""
+
+    @property
+    def test_name(self) -> str:
+        """The name reports and Gradescope use: ``"2.4 dyhat_dw1"``."""
+        return f"{self.question_id} {self.name}"
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """All item verdicts of one question, with the question's text for the report."""
+
+    id: str
+    title: str
+    prompt: str
+    items: tuple[ItemResult, ...]
+
+    @property
+    def score(self) -> float:
+        return sum(item.score for item in self.items)
+
+    @property
+    def max_score(self) -> float:
+        return sum(item.max_score for item in self.items)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything needed to reproduce a grading run; every report prints it."""
+
+    seed: int
+    examples: int
+    rtol: float
+    atol: float
+    reference_digits: int
+    harness_version: str
+    hypothesis_version: str
+    numpy_version: str
+    mpmath_version: str
+    python_version: str
+    isolation: str
+    """Which isolation layers were active (``"process+rlimits"``, ``"bubblewrap"``, ...)."""
+    command: str
+    """A command line that reproduces this result."""
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """One submission graded against one assignment (spec file)."""
+
+    submission: str
+    """The submission's folder name: the only identifier reports use."""
+    assignment: str
+    spec_file: str
+    questions: tuple[QuestionResult, ...]
+    settings: RunSettings
+    execution_time: float = 0.0
+    """Wall seconds; the only field allowed to differ between two identical runs."""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    """Submission-wide remarks (``"answers.yaml ignored for 2.4 dyhat_dw1: q2_4.py defines it"``)."""
+
+    @property
+    def score(self) -> float:
+        return sum(question.score for question in self.questions)
+
+    @property
+    def max_score(self) -> float:
+        return sum(question.max_score for question in self.questions)
+
+    @property
+    def items(self) -> tuple[ItemResult, ...]:
+        return tuple(item for question in self.questions for item in question.items)
