@@ -1,0 +1,226 @@
+"""``harness check-spec``: verify an assignment's answer keys and claims before anyone is graded.
+
+For every derivative item with an ``expected:`` closed form, the key is evaluated in mpmath (from
+exact quantities) and compared with the finite-difference reference on Hypothesis-drawn inputs; a
+disagreement is shrunk to a minimal counterexample. Every claim's ``truth:`` is compared with the
+numerical evidence. The drawn inputs are also scanned for points inside the declared domains where
+the model overflows or is undefined in float64 (students would receive inf or nan there), and for
+answer keys that overflow in float64 although the true value is finite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import Phase, given, seed
+
+from harness.backends import FLOAT64, MpmathBackend
+from harness.check import AssignmentChecker, _search_settings, as_value
+from harness.formula import evaluate
+from harness.model import evaluate_model
+from harness.reference import reference_jacobian, reference_values
+from harness.results import Value
+from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
+from harness.strategies import Example, examples
+
+KEY_DIGITS = 25
+"""An answer key must agree with the reference to this many significant digits."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of a check-spec report: an item's key, a claim, or the domain scan."""
+
+    subject: str
+    ok: bool
+    message: str
+    details: tuple[tuple[str, Value | str], ...] = ()
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class SpecReport:
+    """Everything check-spec found about one spec file."""
+
+    path: str
+    title: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.findings)
+
+
+class _KeyMismatch(Exception):
+    pass
+
+
+def _exact_environment(assignment: Assignment, item: DerivativeItem, example: Example, activation, digits):
+    env = dict(reference_values(assignment.model, example.point, activation=activation, digits=digits))
+    for given_item in item.given:
+        env[given_item.name] = reference_jacobian(
+            assignment.model, given_item.of, given_item.wrt, example.point, activation=activation, digits=digits
+        )
+    return env
+
+
+def _key_error(assignment, item, example, activation, backend, checker) -> tuple[bool, object, np.ndarray]:
+    """(agrees, key value, reference) for one example, both exact."""
+    digits = assignment.settings.reference_digits
+    env = _exact_environment(assignment, item, example, activation, digits)
+    bind = {assignment.model.activation: activation} if assignment.model.activation and activation else {}
+    key = evaluate(item.expected, env, backend, bind=bind)
+    want = reference_jacobian(assignment.model, item.of, item.wrt, example.point, activation=activation, digits=digits)
+    key = np.asarray(key, dtype=object)
+    if key.shape != want.shape:
+        return False, key, want
+    tolerance = backend.ctx.mpf(10) ** (-KEY_DIGITS)
+    for k, w in zip(key.ravel(), want.ravel()):
+        if not (abs(k - w) <= tolerance * max(abs(w), 1)):
+            return False, key, want
+    return True, key, want
+
+
+def _exact_value(array) -> Value:
+    array = np.asarray(array, dtype=object)
+    return as_value(np.array([float(v) for v in array.ravel()], dtype=np.float64).reshape(array.shape))
+
+
+def check_key(assignment: Assignment, checker: AssignmentChecker, question: Question, item: DerivativeItem) -> Finding:
+    subject = f"{question.id} {item.name}"
+    backend = MpmathBackend(assignment.settings.reference_digits + 10)
+    activations = question.activations or (None,)
+    total = 0
+    for activation in activations:
+        drawn = checker.draw(question, activation, checker.example_count(item))
+        failing = next(
+            (e for e in drawn if not _key_error(assignment, item, e, activation, backend, checker)[0]), None
+        )
+        total += len(drawn)
+        if failing is None:
+            continue
+        shrunk = [failing]
+
+        @seed(checker._seed_for(question, activation))
+        @_search_settings(checker.example_count(item), [Phase.generate, Phase.shrink])
+        @given(examples(assignment.model, activation))
+        def search(example: Example) -> None:
+            if not _key_error(assignment, item, example, activation, backend, checker)[0]:
+                shrunk.append(example)
+                raise _KeyMismatch
+
+        try:
+            search()
+        except _KeyMismatch:
+            pass
+        example = shrunk[-1]
+        _, key, want = _key_error(assignment, item, example, activation, backend, checker)
+        details: list[tuple[str, Value | str]] = list(example.values and [(n, as_value(v)) for n, v in example.values])
+        if example.sizes:
+            details.append(("dimensions", ", ".join(f"{d} = {n}" for d, n in example.sizes)))
+        if activation is not None:
+            details.append(("activation", activation))
+        details += [("answer key", _exact_value(key)), ("reference", _exact_value(want))]
+        return Finding(
+            subject, False,
+            f"WRONG KEY: `{item.expected.source}` disagrees with the reference derivative d {item.of} / d {item.wrt}",
+            tuple(details),
+        )
+    return Finding(subject, True, f"answer key agrees with the reference to {KEY_DIGITS} digits on {total} examples")
+
+
+def check_claim(checker: AssignmentChecker, question: Question, item: ClaimItem) -> Finding:
+    subject = f"{question.id} {item.name}"
+    evidence = checker.claim_evidence(question, item)
+    found = "true" if evidence.truth else "false"
+    details = (
+        ("first", ", ".join(f"{n} = {v}" for n, v in evidence.first_inputs if n == item.changes_with)),
+        ("second", ", ".join(f"{n} = {v}" for n, v in evidence.second_inputs if n == item.changes_with)),
+        (f"d {item.of} / d {item.wrt} at first", evidence.first_value),
+        (f"d {item.of} / d {item.wrt} at second", evidence.second_value),
+    )
+    if item.truth is None:
+        return Finding(subject, True, f"no truth given; the evidence says the claim is {found}", details, warning=True)
+    if item.truth == evidence.truth:
+        return Finding(subject, True, f"truth {str(item.truth).lower()} confirmed by the evidence", details)
+    return Finding(
+        subject, False, f"WRONG TRUTH: the spec says {str(item.truth).lower()}, the evidence says {found}", details
+    )
+
+
+def scan_domain(assignment: Assignment, checker: AssignmentChecker) -> list[Finding]:
+    """Points inside the domains where the model, or a key in float64, is not finite."""
+    findings: list[Finding] = []
+    count = 0
+    for question in assignment.questions:
+        n = max((checker.example_count(i) for i in question.items), default=0)
+        for activation in question.activations or (None,):
+            bind = {assignment.model.activation: activation} if assignment.model.activation and activation else {}
+            for example in checker.draw(question, activation, n):
+                count += 1
+                with np.errstate(all="ignore"):
+                    values = evaluate_model(assignment.model, example.point, FLOAT64, activation=activation)
+                bad = [name for name, value in values.items() if not np.all(np.isfinite(value))]
+                if bad:
+                    findings.append(Finding(
+                        f"{question.id} domain", False,
+                        f"the model is not finite in float64 at a point inside the domains: {', '.join(bad)}",
+                        tuple((name, as_value(value)) for name, value in example.values),
+                    ))
+                    return findings
+                for item in question.items:
+                    if not isinstance(item, DerivativeItem) or item.expected is None:
+                        continue
+                    exact = checker.oracle.jacobian(example, activation, item.of, item.wrt)
+                    env = dict(checker.oracle.quantities(example, activation))
+                    for g in item.given:
+                        env[g.name] = checker.oracle.jacobian(example, activation, g.of, g.wrt)
+                    with np.errstate(all="ignore"):
+                        key = np.asarray(evaluate(item.expected, env, FLOAT64, bind=bind), dtype=np.float64)
+                    if key.shape == exact.shape and np.any(~np.isfinite(key) & np.isfinite(exact)):
+                        findings.append(Finding(
+                            f"{question.id} {item.name}", True,
+                            f"the answer key `{item.expected.source}` overflows in float64 at a point where the "
+                            "true value is finite: students who write it this way will get nan there",
+                            tuple((name, as_value(value)) for name, value in example.values), warning=True,
+                        ))
+                        break
+    if not any(not f.ok for f in findings):
+        findings.append(Finding("domain", True, f"the model is finite in float64 on all {count} drawn inputs"))
+    return findings
+
+
+def check_spec(assignment: Assignment, *, seed: int | None = None, examples: int | None = None) -> SpecReport:
+    """Check every key and claim of an assignment, and scan its domains."""
+    checker = AssignmentChecker(assignment, seed=seed, examples=examples)
+    findings: list[Finding] = []
+    for question in assignment.questions:
+        for item in question.items:
+            if isinstance(item, ClaimItem):
+                findings.append(check_claim(checker, question, item))
+            elif item.expected is not None:
+                findings.append(check_key(assignment, checker, question, item))
+            else:
+                findings.append(Finding(f"{question.id} {item.name}", True, "no answer key to check", warning=True))
+    findings.extend(scan_domain(assignment, checker))
+    return SpecReport(assignment.path, assignment.title, tuple(findings))
+
+
+def render_spec_report(report: SpecReport) -> str:
+    """Plain text for the terminal."""
+    lines = [f"{report.path}: {report.title}"]
+    width = max((len(f.subject) for f in report.findings), default=0)
+    for finding in report.findings:
+        mark = "ok  " if finding.ok and not finding.warning else ("warn" if finding.ok else "FAIL")
+        lines.append(f"  {mark} {finding.subject.ljust(width)}  {finding.message}")
+        if not finding.ok or finding.warning:
+            for name, value in finding.details:
+                lines.append(f"         {name}: {value}")
+    lines.append("OK" if report.ok else "FAILED")
+    return "\n".join(lines) + "\n"
+
+
+def render_spec_reports(reports: Sequence[SpecReport]) -> str:
+    return "\n".join(render_spec_report(r) for r in reports)

@@ -1,0 +1,406 @@
+"""The safe formula language: parse, check against a whitelist, infer shapes, evaluate.
+
+A formula is a Python-syntax expression such as ``sigmoid(w1 @ x + b1)``. It is parsed with
+``ast.parse(mode="eval")`` and every node is checked against a whitelist: int and float numbers,
+names, ``+ - * / ** @``, unary ``-`` and ``+``, parentheses, ``.T`` and calls of library functions
+(``DEFAULT_FUNCTIONS``, plus the activation placeholders a model declares) with positional
+arguments. Nothing is ever passed to ``eval``, ``exec`` or ``compile``: the checked tree is turned
+into a few private node classes and interpreted by ``evaluate`` in a backend.
+
+Every problem is a ``FormulaError`` with the column (0-based, in characters) where it starts.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from harness.backends import ARITY, ELEMENTWISE, Backend
+from harness.errors import FormulaError, HarnessError
+
+DEFAULT_FUNCTIONS: frozenset[str] = frozenset(ARITY)
+"""Every function a formula may call."""
+
+ELEMENTWISE_FUNCTIONS: frozenset[str] = frozenset(ELEMENTWISE)
+"""The unary functions applied entry by entry: the legal members of an activation family."""
+
+MAX_LENGTH = 2000
+"""Longest formula accepted, in characters."""
+
+MAX_DEPTH = 100
+"""Deepest nesting of sub-expressions accepted."""
+
+_BINARY = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@",
+}  # fmt: skip
+_UNSUPPORTED_BINARY = {
+    ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>",
+    ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
+}  # fmt: skip
+_UNSUPPORTED_NODES = {
+    ast.Lambda: "lambda expressions",
+    ast.ListComp: "comprehensions", ast.SetComp: "comprehensions", ast.DictComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions",
+    ast.Compare: "comparisons", ast.BoolOp: "'and' and 'or'",
+    ast.IfExp: "conditional expressions ('a if c else b')",
+    ast.Tuple: "tuples", ast.List: "lists", ast.Dict: "dicts", ast.Set: "sets",
+    ast.JoinedStr: "f-strings", ast.NamedExpr: "assignment expressions (':=')",
+    ast.Starred: "starred expressions", ast.Slice: "slices",
+    ast.Await: "'await'", ast.Yield: "'yield'", ast.YieldFrom: "'yield'",
+}  # fmt: skip
+
+
+# -- the checked tree ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Number:
+    value: int | float
+    text: str
+    column: int
+
+
+@dataclass(frozen=True)
+class _Name:
+    id: str
+    column: int
+
+
+@dataclass(frozen=True)
+class _Negate:
+    operand: _Node
+    column: int
+
+
+@dataclass(frozen=True)
+class _Binary:
+    op: str
+    left: _Node
+    right: _Node
+    column: int
+
+
+@dataclass(frozen=True)
+class _Call:
+    function: str  # a library function or an activation placeholder; ".T" is "transpose"
+    args: tuple[_Node, ...]
+    column: int
+
+
+_Node = Union[_Number, _Name, _Negate, _Binary, _Call]
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed formula that passed the whitelist: safe to evaluate in any backend."""
+
+    source: str
+    names: frozenset[str]
+    """The free names it uses (variables and quantities)."""
+    calls: frozenset[str]
+    """The functions it calls (``.T`` counts as ``transpose``), placeholders included."""
+    _tree: _Node = field(repr=False, compare=False)
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+def parse(source: str, *, placeholders: Collection[str] = ()) -> Formula:
+    """Parse ``source`` and check it against the whitelist.
+
+    ``placeholders`` are extra names that may be called like unary elementwise functions (an
+    activation ``s`` that a question binds to a family member at evaluation time).
+    """
+    if not isinstance(source, str):
+        raise FormulaError(f"a formula must be a string, got {source!r} of type {type(source).__name__}")
+    if len(source) > MAX_LENGTH:
+        raise FormulaError(
+            f"formula is too long ({len(source)} characters; at most {MAX_LENGTH} are allowed)",
+            source=source[:80] + "...",
+        )
+    if not source.strip():
+        raise FormulaError("empty formula: write an expression such as 'w1 @ x + b1'", source=source)
+    for placeholder in placeholders:
+        if not (isinstance(placeholder, str) and placeholder.isidentifier()) or placeholder in ARITY:
+            raise FormulaError(
+                f"cannot use {placeholder!r} as an activation placeholder: it must be a name "
+                "that is not a library function",
+                source=source,
+            )
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as error:
+        column = None if error.offset is None or error.lineno != 1 else max(0, min(error.offset - 1, len(source)))
+        raise FormulaError(f"invalid syntax: {error.msg}", source=source, column=column) from None
+    except (RecursionError, MemoryError):
+        raise FormulaError("formula is nested too deeply for the parser", source=source) from None
+    except ValueError as error:  # e.g. a null byte
+        raise FormulaError(f"invalid formula: {error}", source=source) from None
+    checker = _Checker(source, frozenset(placeholders))
+    node = checker.check(tree.body, depth=0)
+    return Formula(source, frozenset(checker.names), frozenset(checker.calls), node)
+
+
+class _Checker:
+    """Turn a Python ``ast`` into the private node classes, rejecting anything off the whitelist."""
+
+    def __init__(self, source: str, placeholders: frozenset[str]) -> None:
+        self.source = source
+        self.placeholders = placeholders
+        self.names: set[str] = set()
+        self.calls: set[str] = set()
+        self._line_starts = [0]
+        for line in source.splitlines(keepends=True):
+            self._line_starts.append(self._line_starts[-1] + len(line))
+
+    def column(self, node: ast.AST) -> int:
+        """Character offset into the source (``ast`` counts UTF-8 bytes within a line)."""
+        start = self._line_starts[node.lineno - 1]
+        line = self.source[start:]
+        return start + len(line.encode("utf-8")[: node.col_offset].decode("utf-8", errors="ignore"))
+
+    def fail(self, message: str, node: ast.AST) -> FormulaError:
+        return FormulaError(message, source=self.source, column=self.column(node))
+
+    def check(self, node: ast.AST, depth: int) -> _Node:
+        if depth > MAX_DEPTH:
+            raise self.fail(f"formula is nested too deeply (more than {MAX_DEPTH} levels)", node)
+        column = self.column(node)
+        if isinstance(node, ast.Constant):
+            if type(node.value) not in (int, float):
+                raise self.fail(f"{node.value!r} is not allowed in formulas: only real numbers are", node)
+            text = ast.get_source_segment(self.source, node) or repr(node.value)
+            return _Number(node.value, text, column)
+        if isinstance(node, ast.Name):
+            self.check_name(node.id, node)
+            self.names.add(node.id)
+            return _Name(node.id, column)
+        if isinstance(node, ast.BinOp):
+            op = _BINARY.get(type(node.op))
+            if op is None:
+                symbol = _UNSUPPORTED_BINARY.get(type(node.op), type(node.op).__name__)
+                raise self.fail(f"operator {symbol!r} is not supported; the operators are + - * / ** @", node)
+            return _Binary(op, self.check(node.left, depth + 1), self.check(node.right, depth + 1), column)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.UAdd):
+                return self.check(node.operand, depth + 1)
+            if isinstance(node.op, ast.USub):
+                return _Negate(self.check(node.operand, depth + 1), column)
+            symbol = "not" if isinstance(node.op, ast.Not) else "~"
+            raise self.fail(f"operator {symbol!r} is not supported; the operators are + - * / ** @", node)
+        if isinstance(node, ast.Attribute):
+            if node.attr != "T":
+                raise self.fail(
+                    f"attribute access '.{node.attr}' is not allowed: the only attribute is '.T' (transpose)",
+                    node,
+                )
+            self.calls.add("transpose")
+            return _Call("transpose", (self.check(node.value, depth + 1),), column)
+        if isinstance(node, ast.Call):
+            return self.check_call(node, depth)
+        if isinstance(node, ast.Subscript):
+            raise self.fail(
+                f"subscripts such as {ast.get_source_segment(self.source, node)!r} are not supported: "
+                "formulas work on whole arrays (use sum, dot, outer or .T)",
+                node,
+            )
+        description = _UNSUPPORTED_NODES.get(type(node), f"{type(node).__name__} expressions")
+        raise self.fail(f"{description} are not allowed in formulas", node)
+
+    def check_name(self, name: str, node: ast.AST) -> None:
+        if name.startswith("__"):
+            raise self.fail(f"the name {name!r} is not allowed: names starting with '__' are reserved", node)
+
+    def check_call(self, node: ast.Call, depth: int) -> _Call:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(
+                f"only library functions can be called, by name: cannot call "
+                f"{ast.get_source_segment(self.source, node.func)!r}",
+                node,
+            )
+        name = node.func.id
+        self.check_name(name, node.func)
+        allowed = ARITY.keys() | self.placeholders
+        if name not in allowed:
+            raise self.fail(f"unknown function {name!r}; {_suggest(name, allowed, 'the functions are')}", node)
+        for argument in node.args:
+            if isinstance(argument, ast.Starred):
+                raise self.fail("starred arguments ('*args') are not allowed", argument)
+        if node.keywords:
+            raise self.fail(f"{name}() takes positional arguments only, not keyword arguments", node)
+        arity = ARITY.get(name, 1)
+        if len(node.args) != arity:
+            plural = "argument" if arity == 1 else "arguments"
+            raise self.fail(f"{name}() takes {arity} {plural}, got {len(node.args)}", node)
+        self.calls.add(name)
+        args = tuple(self.check(argument, depth + 1) for argument in node.args)
+        return _Call(name, args, self.column(node))
+
+
+def _suggest(name: str, candidates: Collection[str], listing: str) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"{listing}: {', '.join(sorted(candidates)) or '(none)'}"
+
+
+# -- shapes ----------------------------------------------------------------------------------
+
+
+def format_shape(shape: tuple) -> str:
+    """Render a shape as a spec writes it: ``[H, D]``, ``[3]``, ``[]`` for a scalar."""
+    return "[" + ", ".join(str(dimension) for dimension in shape) + "]"
+
+
+def _broadcast(op: str, left: tuple, right: tuple) -> tuple:
+    result = []
+    for index in range(1, max(len(left), len(right)) + 1):
+        a = left[-index] if index <= len(left) else 1
+        b = right[-index] if index <= len(right) else 1
+        if a == b or b == 1:
+            result.append(a)
+        elif a == 1:
+            result.append(b)
+        else:
+            raise _ShapeError(
+                f"cannot apply {op} to shapes {format_shape(left)} and {format_shape(right)}: "
+                f"the dimensions {a} and {b} differ"
+            )
+    return tuple(reversed(result))
+
+
+def _matmul(op: str, left: tuple, right: tuple) -> tuple:
+    shapes = f"cannot apply {op} to shapes {format_shape(left)} and {format_shape(right)}"
+    if not left or not right:
+        raise _ShapeError(f"{shapes}: {op} needs arrays with 1 or 2 dimensions (use * to multiply by a scalar)")
+    if len(left) > 2 or len(right) > 2:
+        raise _ShapeError(f"{shapes}: {op} supports arrays with 1 or 2 dimensions only")
+    inner_left = left[-1]
+    inner_right = right[0] if len(right) == 1 else right[-2]
+    if inner_left != inner_right:
+        raise _ShapeError(f"{shapes}: the inner dimensions {inner_left} and {inner_right} differ")
+    return left[:-1] + right[1:]
+
+
+def _result_shape(operation: str, shapes: tuple[tuple, ...]) -> tuple:
+    """The shape of ``operation`` (operator or library function) applied to operands of ``shapes``."""
+    if operation in ("+", "-", "*", "/", "**"):
+        return _broadcast(operation, *shapes)
+    if operation == "@":
+        return _matmul("@", *shapes)
+    if operation == "dot":
+        left, right = shapes
+        return _broadcast("dot", left, right) if not left or not right else _matmul("dot", left, right)
+    if operation == "outer":
+        return shapes[0] + shapes[1]
+    if operation == "sum":
+        return ()
+    if operation == "transpose":
+        return tuple(reversed(shapes[0]))
+    return shapes[0]  # unary elementwise: a library function, a placeholder, negation
+
+
+class _ShapeError(Exception):
+    """Internal: a shape rule failed; the caller adds the column."""
+
+
+def _unknown_name(name: str, known: Collection[str], formula: Formula, column: int) -> FormulaError:
+    if name in ARITY:
+        hint = f"{name} is a function: call it, as in {name}(x)"
+    else:
+        hint = _suggest(name, known, "the known names are")
+    return FormulaError(f"unknown name {name!r}; {hint}", source=formula.source, column=column)
+
+
+def infer_shape(formula: Formula, shapes: Mapping[str, tuple]) -> tuple:
+    """The symbolic shape of ``formula`` given the shapes of the names it uses.
+
+    Shapes are tuples of dimension names or ints (``()`` for a scalar); broadcasting and ``@``
+    follow numpy, with ``@`` and ``dot`` defined for 1-D and 2-D operands.
+    """
+    def shape_of(node: _Node) -> tuple:
+        if isinstance(node, _Number):
+            return ()
+        if isinstance(node, _Name):
+            if node.id not in shapes:
+                raise _unknown_name(node.id, shapes.keys(), formula, node.column)
+            return tuple(shapes[node.id])
+        if isinstance(node, _Negate):
+            return shape_of(node.operand)
+        if isinstance(node, _Binary):
+            operands = (shape_of(node.left), shape_of(node.right))
+            operation = node.op
+        else:
+            operands = tuple(shape_of(argument) for argument in node.args)
+            operation = node.function
+        try:
+            return _result_shape(operation, operands)
+        except _ShapeError as error:
+            raise FormulaError(str(error), source=formula.source, column=node.column) from None
+
+    return shape_of(formula._tree)
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+def evaluate(
+    formula: Formula, env: Mapping[str, Any], backend: Backend, *, bind: Mapping[str, str] = {}
+) -> np.ndarray:
+    """Evaluate ``formula`` in ``backend`` with the values of ``env`` (converted exactly).
+
+    ``bind`` maps each activation placeholder the formula calls (``"s"``) to the library function
+    it stands for (``"softplus"``). Shapes are checked before every operation, so a mismatch is a
+    ``FormulaError`` naming the operation and both shapes, never a numpy exception.
+    """
+    for placeholder, function in bind.items():
+        if function not in ELEMENTWISE_FUNCTIONS:
+            raise FormulaError(
+                f"cannot bind {placeholder!r} to {function!r}: an activation must be one of "
+                f"{', '.join(sorted(ELEMENTWISE_FUNCTIONS))}",
+                source=formula.source,
+            )
+
+    def value_of(node: _Node) -> np.ndarray:
+        if isinstance(node, _Number):
+            return backend.literal(node.value, node.text)
+        if isinstance(node, _Name):
+            if node.id not in env:
+                raise _unknown_name(node.id, env.keys(), formula, node.column)
+            return backend.asarray(env[node.id])
+        if isinstance(node, _Negate):
+            return backend.apply("neg", value_of(node.operand))
+        if isinstance(node, _Binary):
+            operation, operands = node.op, (value_of(node.left), value_of(node.right))
+        else:
+            operation = node.function
+            if operation not in ARITY:
+                if operation not in bind:
+                    raise FormulaError(
+                        f"the activation placeholder {operation!r} is not bound to a function",
+                        source=formula.source,
+                        column=node.column,
+                    )
+                operation = bind[operation]
+            operands = tuple(value_of(argument) for argument in node.args)
+        try:
+            _result_shape(operation, tuple(operand.shape for operand in operands))
+        except _ShapeError as error:
+            raise FormulaError(str(error), source=formula.source, column=node.column) from None
+        try:
+            return backend.apply(operation, *operands)
+        except HarnessError:
+            raise
+        except (ArithmeticError, ValueError, TypeError) as error:
+            raise FormulaError(
+                f"cannot evaluate {operation}: {type(error).__name__}: {error}",
+                source=formula.source,
+                column=node.column,
+            ) from error
+
+    return value_of(formula._tree)

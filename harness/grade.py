@@ -1,0 +1,234 @@
+"""Grade submissions against assignments: the one API the CLI (and later plugins) adapt.
+
+For each assignment (spec) and each submission folder, a fresh isolated worker answers every item;
+``check`` judges it; the finished ``SubmissionResult`` is written at once (atomically), so an
+interrupted run keeps every submission it finished.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hypothesis
+import mpmath
+import numpy as np
+
+from harness._version import __version__
+from harness.check import AssignmentChecker, Problem
+from harness.outputs import write_class, write_submission
+from harness.results import ItemResult, QuestionResult, RunSettings, SubmissionResult
+from harness.runner import Definition, Limits, SubmissionRunner
+from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """How to grade: overrides of the spec's settings and the worker's limits."""
+
+    seed: int | None = None
+    examples: int | None = None
+    limits: Limits | None = None
+    require_sandbox: bool = False
+
+
+class PythonAnswer:
+    """An item answered by a Python function, called in the submission's isolated worker."""
+
+    def __init__(self, runner: SubmissionRunner, module: str, name: str, definition: Definition) -> None:
+        self.runner, self.module, self.name = runner, module, name
+        self.source = f"{module}.py"
+        self.line = definition.line
+        self.parameters = tuple(definition.parameters)
+
+    def call_many(self, batch):
+        return self.runner.call_many(self.module, self.name, batch)
+
+
+class _NotABool:
+    """What a claim constant was instead of a bool, shown as ``'yes' (a str)``."""
+
+    def __init__(self, definition: Definition) -> None:
+        self.text = (
+            f"a function" if definition.status == "function"
+            else f"{definition.value!r} (a {definition.value_type})"
+        )
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def definition_problem(definition: Definition, question: Question, module: str, name: str) -> Problem | None:
+    """A Problem for a definition that cannot answer at all (missing file, import error, ...)."""
+    source = f"{module}.py"
+    if definition.status == "missing_module":
+        return Problem(
+            f"missing file {source}",
+            f"The submission has no file `{source}`; question {question.id} expects `{name}` in it.",
+            source,
+        )
+    if definition.status == "module_error":
+        return Problem(
+            f"{source} could not be loaded: {definition.message}",
+            f"Loading `{source}` failed, so none of its answers can be checked: {definition.message}",
+            source,
+        )
+    if definition.status == "missing_name":
+        return Problem(
+            f"{source} does not define {name}",
+            f"`{source}` loads, but defines nothing named `{name}` (names are case-sensitive).",
+            source,
+        )
+    return None
+
+
+def answer_for(runner: SubmissionRunner, question: Question, item: DerivativeItem):
+    """The Answer (or Problem) for a derivative item."""
+    definition = runner.inspect(question.module, item.name)
+    problem = definition_problem(definition, question, question.module, item.name)
+    if problem is not None:
+        return problem
+    source = f"{question.module}.py"
+    if definition.status != "function":
+        return Problem(
+            f"{item.name} is a value, not a function",
+            f"`{item.name}` in `{source}` must be a function (def {item.name}(...):) whose parameters "
+            "name the quantities it needs.",
+            source, definition.line,
+        )
+    if definition.has_varargs:
+        return Problem(
+            f"{item.name} uses *args or **kwargs",
+            f"`{item.name}` must name every quantity it needs as a parameter (e.g. "
+            f"def {item.name}(x, w2, a1, yhat)); *args and **kwargs receive nothing.",
+            source, definition.line,
+        )
+    return PythonAnswer(runner, question.module, item.name, definition)
+
+
+def grade_question(checker: AssignmentChecker, runner: SubmissionRunner, question: Question) -> QuestionResult:
+    items: list[ItemResult] = []
+    for item in question.items:
+        if isinstance(item, ClaimItem):
+            definition = runner.inspect(question.module, item.name)
+            problem = definition_problem(definition, question, question.module, item.name)
+            answered = definition.value if definition.value_type == "bool" else _NotABool(definition)
+            items.append(checker.check_claim(question, item, answered, problem))
+        else:
+            items.append(checker.check_derivative(question, item, answer_for(runner, question, item)))
+    return QuestionResult(question.id, question.title, question.prompt, tuple(items))
+
+
+def run_settings(checker: AssignmentChecker, isolation: str, command: str) -> RunSettings:
+    settings = checker.assignment.settings
+    return RunSettings(
+        seed=checker.seed,
+        examples=checker.examples_override or settings.examples,
+        rtol=settings.rtol,
+        atol=settings.atol,
+        reference_digits=settings.reference_digits,
+        harness_version=__version__,
+        hypothesis_version=hypothesis.__version__,
+        numpy_version=np.__version__,
+        mpmath_version=mpmath.__version__,
+        python_version=platform.python_version(),
+        isolation=isolation,
+        command=command,
+    )
+
+
+def reproduce_command(assignment: Assignment, submission: Path, checker: AssignmentChecker) -> str:
+    return (
+        f"harness grade {display_path(Path(assignment.path))} {display_path(submission)} "
+        f"--seed {checker.seed}"
+        + (f" --examples {checker.examples_override}" if checker.examples_override else "")
+    )
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the working directory when it is below it, else just its name."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
+
+
+def grade_submission(
+    checker: AssignmentChecker, submission: Path, options: GradeOptions = GradeOptions()
+) -> SubmissionResult:
+    """Grade one submission folder against one assignment."""
+    started = time.perf_counter()
+    limits = options.limits or Limits(
+        call_timeout=checker.assignment.settings.call_timeout,
+        submission_timeout=checker.assignment.settings.submission_timeout,
+    )
+    with SubmissionRunner(submission, limits, require_sandbox=options.require_sandbox) as runner:
+        questions = tuple(grade_question(checker, runner, q) for q in checker.assignment.questions)
+        isolation = runner.isolation
+    return SubmissionResult(
+        submission=submission.name,
+        assignment=checker.assignment.title,
+        spec_file=Path(checker.assignment.path).name,
+        questions=questions,
+        settings=run_settings(checker, isolation, reproduce_command(checker.assignment, submission, checker)),
+        execution_time=round(time.perf_counter() - started, 3),
+    )
+
+
+@dataclass
+class RunOutcome:
+    """What a grading run produced, per assignment."""
+
+    results: dict[str, list[SubmissionResult]] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+Progress = Callable[[str], None]
+
+
+def output_folder(out: Path, assignment: Assignment, many: bool) -> Path:
+    return out / Path(assignment.path).stem if many else out
+
+
+def grade_all(
+    assignments: Sequence[Assignment],
+    submissions: Sequence[Path],
+    out: Path,
+    options: GradeOptions = GradeOptions(),
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Grade every submission against every assignment, writing reports as each one finishes."""
+    outcome = RunOutcome()
+    many = len(assignments) > 1
+    total = len(assignments) * len(submissions)
+    done = 0
+    try:
+        for assignment in assignments:
+            folder = output_folder(out, assignment, many)
+            checker = AssignmentChecker(assignment, seed=options.seed, examples=options.examples)
+            finished = outcome.results.setdefault(assignment.path, [])
+            try:
+                for submission in submissions:
+                    result = grade_submission(checker, submission, options)
+                    write_submission(folder, result)
+                    finished.append(result)
+                    done += 1
+                    if progress is not None:
+                        progress(
+                            f"[{done}/{total}] {Path(assignment.path).name} {result.submission}: "
+                            f"{_points(result.score)}/{_points(result.max_score)}"
+                        )
+            finally:
+                if finished:
+                    write_class(folder, finished)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    return outcome
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"

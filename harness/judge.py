@@ -1,0 +1,233 @@
+"""Judge one answer at one input, and diagnose a set of judgements: pure numerics, no I/O.
+
+The tolerance model (documented in docs/grading.md): an answer ``got`` matches the true value
+``want`` (the mpmath reference rounded to float64) when, entry by entry,
+
+    |got - want| <= atol + rtol * |want|
+
+with the spec's ``rtol`` (default 1e-8) and ``atol`` (default 1e-12). A result's shape must equal
+the expected shape, except that any size-1 result is accepted where a size-1 value is expected.
+A non-finite entry where the true value is finite never matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Outcome statuses of the runner that mean "no value came back"; their message is the verdict.
+FAILED_CALL = ("exception", "timeout", "crashed", "memory", "bad_value", "output_limit")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one answer at one input."""
+
+    ok: bool
+    kind: str
+    """``"ok"``, ``"mismatch"``, ``"shape"``, ``"nonfinite"``, or a runner status (``"timeout"``...)."""
+    message: str = ""
+    received: np.ndarray | None = None
+    max_abs_error: float | None = None
+    tolerance: float | None = None
+
+
+def judge(want: np.ndarray, status: str, got: np.ndarray | None, message: str, *, rtol: float, atol: float) -> Verdict:
+    """Compare one returned value (or failed call) with the true value."""
+    if status != "ok" or got is None:
+        return Verdict(False, status if status != "ok" else "bad_value", message or "returned no value")
+    want = np.asarray(want, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    if got.shape != want.shape:
+        if got.size == 1 and want.size == 1:
+            got = got.reshape(want.shape)
+        else:
+            return Verdict(
+                False, "shape", f"returned shape {_shape(got.shape)}, expected {_shape(want.shape)}", got
+            )
+    bad_finite = ~np.isfinite(got) & np.isfinite(want)
+    if bad_finite.any():
+        return Verdict(False, "nonfinite", "returned nan or inf where the true value is finite", got)
+    with np.errstate(invalid="ignore", over="ignore"):
+        error = np.where(np.isfinite(want), np.abs(got - want), np.where(got == want, 0.0, np.inf))
+        allowed = atol + rtol * np.abs(np.where(np.isfinite(want), want, 0.0))
+    worst = int(np.argmax(error - allowed)) if error.size else 0
+    max_error = float(error.flat[worst]) if error.size else 0.0
+    tolerance = float(allowed.flat[worst]) if error.size else atol
+    if error.size and bool((error > allowed).any()):
+        return Verdict(False, "mismatch", "wrong value", got, max_error, tolerance)
+    return Verdict(True, "ok", "", got, max_error, tolerance)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ")" if len(shape) != 1 else f"({shape[0]},)"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One judged example, as the diagnosis sees it."""
+
+    sizes: tuple[tuple[str, int], ...]
+    want: np.ndarray
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What is wrong, in one line and in a paragraph for a student."""
+
+    summary: str
+    explanation: str
+
+
+def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
+    return bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
+
+
+def _factor(records: Sequence[Record], rtol: float, atol: float) -> float | None:
+    """The constant c with got == c * want on every failing example, if there is one."""
+    ratios = []
+    for record in records:
+        got, want = record.verdict.received, record.want
+        mask = np.abs(want) > max(atol * 1e3, 1e-300)
+        if got.shape != want.shape or not mask.any():
+            continue
+        ratios.extend((got[mask] / want[mask]).ravel().tolist())
+    if len(ratios) < 2:
+        return None
+    c = ratios[0]
+    if all(abs(r - c) <= 1e-6 * max(1.0, abs(c)) for r in ratios):
+        return c
+    return None
+
+
+def diagnose(records: Sequence[Record], *, rtol: float, atol: float, name: str) -> Diagnosis:
+    """Explain the failures among ``records`` (every judged example of one item)."""
+    failures = [r for r in records if not r.verdict.ok]
+    if not failures:
+        return Diagnosis("correct", "")
+    total, failed = len(records), len(failures)
+    kinds = {r.verdict.kind for r in failures}
+    first = failures[0].verdict
+
+    for kind, what in (
+        ("timeout", "did not finish in time"),
+        ("memory", "ran out of memory"),
+        ("crashed", "crashed the Python process"),
+        ("output_limit", "printed too much output"),
+    ):
+        if kind in kinds:
+            message = next(r.verdict.message for r in failures if r.verdict.kind == kind)
+            return Diagnosis(
+                f"{what}: {message}",
+                f"`{name}` {what} on at least one input ({message}). A derivative formula runs in "
+                "microseconds: look for an endless loop, a huge allocation or a call that never returns.",
+            )
+    if kinds == {"exception"}:
+        return Diagnosis(
+            f"raised an exception: {first.message}",
+            f"`{name}` raised an exception on {failed} of {total} inputs: {first.message}. "
+            "The counterexample below shows the first minimal input where it happens.",
+        )
+    if "bad_value" in kinds:
+        message = next(r.verdict.message for r in failures if r.verdict.kind == "bad_value")
+        return Diagnosis(message, f"`{name}` must return a number or an array of numbers: it {message}.")
+    if "shape" in kinds:
+        return _diagnose_shape(records, failures, rtol, atol, name)
+    if kinds == {"nonfinite"}:
+        return Diagnosis(
+            "returned nan or inf where the true value is finite",
+            f"`{name}` returned nan or inf on {failed} of {total} inputs where the true derivative is "
+            "an ordinary number. This is usually overflow (exp of a large number) or 0/0: rewrite the "
+            "formula in a numerically stable form, e.g. 1/(1+exp(-z)) instead of exp(z)/(1+exp(z)).",
+        )
+    return _diagnose_values(records, failures, rtol, atol, name)
+
+
+def _only_scalar_sizes_pass(records: Sequence[Record], failures: Sequence[Record]) -> bool:
+    def scalar(record: Record) -> bool:
+        return all(size == 1 for _, size in record.sizes)
+
+    has_dims = any(record.sizes for record in records)
+    passed_scalar = [r for r in records if scalar(r) and r.verdict.ok]
+    return has_dims and bool(passed_scalar) and all(not scalar(r) for r in failures)
+
+
+def _diagnose_shape(records, failures, rtol, atol, name) -> Diagnosis:
+    record = failures[0]
+    got = record.verdict.received
+    want = record.want
+    sizes = ", ".join(f"{dim} = {n}" for dim, n in record.sizes)
+    where = f" (with {sizes})" if sizes else ""
+    if got is not None and got.ndim == 2 and got.shape == want.shape[::-1] and _close(got.T, want, rtol, atol):
+        return Diagnosis(
+            f"transposed: returned shape {_shape(got.shape)}, expected {_shape(want.shape)}",
+            f"`{name}` returns the transpose of the derivative{where}. The layout is the output's shape "
+            "followed by the variable's shape: for a scalar output, the gradient has exactly the shape "
+            "of the variable you differentiate with respect to.",
+        )
+    only_scalar = _only_scalar_sizes_pass(records, failures)
+    tail = (
+        " It is right when every dimension is 1, so the formula treats vectors and matrices like "
+        "scalars: check where you need a matrix product (@), an outer product or a sum instead of "
+        "elementwise `*`."
+        if only_scalar
+        else ""
+    )
+    return Diagnosis(
+        f"wrong shape: {record.verdict.message}",
+        f"`{name}` {record.verdict.message}{where}. The derivative of an output with respect to a "
+        "variable has the output's shape followed by the variable's shape." + tail,
+    )
+
+
+def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
+    total, failed = len(records), len(failures)
+    mismatches = [r for r in failures if r.verdict.kind == "mismatch"]
+    if mismatches and len(mismatches) == failed:
+        # A pattern must hold on every answer, right ones included: a sign error or a factor that
+        # shows only on some inputs is a coincidence, not the cause.
+        answered = [r for r in records if r.verdict.received is not None]
+        if all(_close(r.verdict.received, -r.want, rtol, atol) for r in answered):
+            return Diagnosis(
+                "sign error: the result is the negative of the true derivative",
+                f"`{name}` returns exactly the negative of the true derivative on every input where it "
+                "is wrong. Check the sign of each factor of your chain rule (for example "
+                "d/dz of 1/(1+e^-z) is +e^-z/(1+e^-z)^2).",
+            )
+        factor = _factor(answered, rtol, atol)
+        if factor is not None:
+            return Diagnosis(
+                f"off by a constant factor: the result is {factor:.6g} times the true derivative",
+                f"`{name}` returns {factor:.6g} times the true derivative on every input: a constant "
+                "factor is missing or extra (a 2 from a square, a 1/2, a repeated term).",
+            )
+        if all(
+            r.want.ndim == 2 and _close(r.verdict.received.T, r.want, rtol, atol) for r in answered
+        ):
+            return Diagnosis(
+                "transposed: the result's rows and columns are swapped",
+                f"`{name}` returns the transpose of the derivative. It has the right shape only because "
+                "the matrix happens to be square here; with other sizes it would be wrong.",
+            )
+    if _only_scalar_sizes_pass(records, failures):
+        return Diagnosis(
+            "right only when every dimension is 1",
+            f"`{name}` is right when every dimension is 1 (the scalar case) but wrong for larger sizes: "
+            "the formula treats vectors and matrices like scalars somewhere. Check where you need a "
+            "matrix product (@), an outer product or a sum instead of elementwise `*`.",
+        )
+    if failed < total:
+        return Diagnosis(
+            f"wrong on {failed} of {total} inputs",
+            f"`{name}` agrees with the true derivative on {total - failed} of {total} inputs but not on "
+            "the others: it is right only in part of the domain (a clipped value, a linearisation, a "
+            "special case). The minimal counterexample below is one input where it is wrong.",
+        )
+    return Diagnosis(
+        "wrong value",
+        f"`{name}` disagrees with the true derivative on every input tried. Compare your formula with "
+        "the chain rule term by term at the counterexample below.",
+    )

@@ -1,0 +1,209 @@
+"""A question's model: its variables and the named quantities defined from them, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from harness.backends import Backend
+from harness.errors import FormulaError
+from harness.formula import Formula, evaluate, format_shape, infer_shape
+
+Dim = "str | int"
+Shape = tuple  # tuple[str | int, ...]: symbolic (dimension names) or concrete (ints)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An input of the model: drawn by Hypothesis, differentiated against, passed to students."""
+
+    name: str
+    shape: tuple  # symbolic, e.g. ("H", "D"); () for a scalar
+    domain: tuple[float, float]  # closed interval for every entry
+
+
+@dataclass(frozen=True)
+class Model:
+    """The variables, the dimension ranges and the quantities ``name = formula`` in order."""
+
+    variables: tuple[Variable, ...]
+    quantities: tuple[tuple[str, Formula], ...]
+    dimensions: tuple[tuple[str, tuple[int, int]], ...] = ()
+    activation: str | None = None
+    """The placeholder function name (``"s"``) that a question binds to a family member."""
+
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        return tuple(variable.name for variable in self.variables)
+
+    @property
+    def quantity_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.quantities)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name a formula or a student function may use: variables, then quantities."""
+        return self.variable_names + self.quantity_names
+
+    def variable(self, name: str) -> Variable:
+        for variable in self.variables:
+            if variable.name == name:
+                return variable
+        raise KeyError(name)
+
+    def formula(self, name: str) -> Formula:
+        """The formula defining quantity ``name``."""
+        for quantity, formula in self.quantities:
+            if quantity == name:
+                return formula
+        raise KeyError(name)
+
+    @cached_property
+    def _shapes(self) -> dict[str, tuple]:
+        shapes = {variable.name: tuple(variable.shape) for variable in self.variables}
+        for name, formula in self.quantities:
+            shapes[name] = infer_shape(formula, shapes)
+        return shapes
+
+    def symbolic_shape(self, name: str) -> tuple:
+        """The shape of a variable or quantity in dimension names (``("H",)``; ``()`` for a scalar)."""
+        if name not in self._shapes:
+            raise KeyError(name)
+        return self._shapes[name]
+
+    def concrete_shape(self, name: str, sizes: Mapping[str, int]) -> tuple[int, ...]:
+        """The shape of a variable or quantity once the dimensions have sizes."""
+        concrete = []
+        for dimension in self.symbolic_shape(name):
+            if isinstance(dimension, str):
+                if dimension not in sizes:
+                    raise FormulaError(
+                        f"no size for dimension {dimension!r} of {name!r}; sizes were given for "
+                        f"{', '.join(sorted(sizes)) or '(none)'}"
+                    )
+                dimension = sizes[dimension]
+            concrete.append(int(dimension))
+        return tuple(concrete)
+
+    def sizes_of(self, values: Mapping[str, Any]) -> dict[str, int]:
+        """The dimension sizes implied by the shapes of the variables' values, checked for consistency."""
+        sizes: dict[str, int] = {}
+        source: dict[str, str] = {}
+        for variable in self.variables:
+            shape = np.shape(values[variable.name])
+            declared = tuple(variable.shape)
+            consistent = len(shape) == len(declared)
+            for dimension, size in zip(declared, shape) if consistent else ():
+                if isinstance(dimension, str):
+                    sizes.setdefault(dimension, size)
+                    source.setdefault(dimension, variable.name)
+                    consistent = consistent and sizes[dimension] == size
+                else:
+                    consistent = consistent and dimension == size
+            if not consistent:
+                implied = ", ".join(
+                    f"{dimension} = {sizes[dimension]} (from {source[dimension]})"
+                    for dimension in declared
+                    if dimension in sizes and source[dimension] != variable.name
+                )
+                raise FormulaError(
+                    f"the value of {variable.name!r} has shape {format_shape(shape)}, which does not "
+                    f"fit its declared shape {format_shape(declared)}" + (f" with {implied}" if implied else "")
+                )
+        return sizes
+
+    @cached_property
+    def _inputs(self) -> dict[str, frozenset[str]]:
+        """For each quantity, every name it depends on, directly or through other quantities."""
+        inputs: dict[str, frozenset[str]] = {}
+        for name, formula in self.quantities:
+            inputs[name] = frozenset(formula.names).union(*(inputs.get(used, ()) for used in formula.names))
+        return inputs
+
+    def upstream(self, name: str) -> frozenset[str]:
+        """The variables and quantities that ``name`` depends on (empty for a variable)."""
+        return self._inputs.get(name, frozenset())
+
+    def downstream(self, names: Collection[str]) -> tuple[str, ...]:
+        """The quantities that depend on any of ``names``, in model order."""
+        return tuple(quantity for quantity, _ in self.quantities if self._inputs[quantity] & set(names))
+
+
+def _bind(model: Model, activation: str | None) -> dict[str, str]:
+    if activation is None:
+        return {}
+    if model.activation is None:
+        raise FormulaError(f"activation={activation!r} was given, but the model has no activation placeholder")
+    return {model.activation: activation}
+
+
+def evaluate_model(
+    model: Model,
+    point: Mapping[str, Any],
+    backend: Backend,
+    *,
+    activation: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, np.ndarray]:
+    """Every variable and quantity of ``model`` at ``point``, in model order, in ``backend``.
+
+    ``point`` maps each variable to its value (extra keys are ignored); values are converted
+    exactly. A quantity named in ``overrides`` takes the given value instead of its formula, and
+    the quantities after it use that value: this is how a derivative with respect to an
+    intermediate quantity (``z2``) holds everything upstream fixed.
+    """
+    overrides = dict(overrides or {})
+    unknown = overrides.keys() - set(model.quantity_names)
+    if unknown:
+        raise FormulaError(
+            f"cannot override {', '.join(sorted(unknown))}: only quantities can be overridden "
+            f"({', '.join(model.quantity_names)})"
+        )
+    values: dict[str, np.ndarray] = {}
+    for variable in model.variables:
+        if variable.name not in point:
+            raise FormulaError(
+                f"no value for the variable {variable.name!r}; the point gives "
+                f"{', '.join(sorted(point)) or 'nothing'}"
+            )
+        values[variable.name] = backend.asarray(point[variable.name])
+    sizes = model.sizes_of(values)
+    for name, value in overrides.items():
+        value = overrides[name] = backend.asarray(value)
+        expected = model.concrete_shape(name, sizes)
+        if value.shape != expected:
+            raise FormulaError(
+                f"the override of {name!r} has shape {format_shape(value.shape)}, expected "
+                f"{format_shape(expected)} (its shape {format_shape(model.symbolic_shape(name))} at this point)"
+            )
+    values.update(overrides)
+    remaining = [name for name in model.quantity_names if name not in overrides]
+    values = recompute(model, values, backend, remaining, activation=activation)
+    return {name: values[name] for name in model.names}
+
+
+def recompute(
+    model: Model,
+    values: Mapping[str, np.ndarray],
+    backend: Backend,
+    names: Sequence[str],
+    *,
+    activation: str | None = None,
+) -> dict[str, np.ndarray]:
+    """A copy of ``values`` in which the quantities ``names`` are evaluated again, in model order.
+
+    ``values`` must already hold (in ``backend``'s representation) everything those formulas use
+    that is not itself recomputed. The reference uses this to recompute only what lies downstream
+    of a perturbed input.
+    """
+    bind = _bind(model, activation)
+    result = dict(values)
+    wanted = set(names)
+    for name, formula in model.quantities:
+        if name in wanted:
+            result[name] = evaluate(formula, result, backend, bind=bind)
+    return result

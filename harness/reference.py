@@ -1,0 +1,353 @@
+"""True values and Jacobians of model quantities, to 30+ significant digits, in mpmath.
+
+Jacobians are central finite differences evaluated in the mpmath backend. For entry ``i`` of
+``of`` and entry ``j`` of ``wrt``, with ``x±`` the point moved by ``±s`` in entry ``j``::
+
+    D(s) = (f_i(x+) - f_i(x-)) / (x+_j - x-_j)
+
+where the denominator is computed exactly. Its error has two parts:
+
+- truncation: ``D(s) - f' = f''' s**2 / 6 + O(s**4)``, a relative error ``(R / 6) s**2`` with
+  ``R = |f''' / f'|``, the squared inverse length scale of ``f``;
+- rounding: ``f`` is evaluated with an absolute error of about ``c 10**-dps |f|`` (``c`` gathers
+  the growth of rounding errors through the formulas), giving a relative error of about
+  ``c 10**-dps |f| / (s |f'|)``. The ratio ``|f| / |f'|`` is the cancellation: it is large where
+  an output saturates (``sigmoid(z)`` at ``z = 60`` differs from 1 in the 27th digit).
+
+Aiming at ``T = digits + 3`` correct digits, the first try uses ``s = 10**-h * max(1, |x_j|)``
+with ``h = ceil(T / 2) + 10`` and a working precision of ``T + h + 15`` digits (75 digits for 30
+wanted): truncation is below ``10**-T`` while ``R < 10**20``, rounding while ``c |f| / |f'| <
+10**15``. Both assumptions are then *checked*, not trusted: every Jacobian is computed twice, with
+the step above and with a step ``10**5`` larger at 15 fewer digits. The second one's truncation
+error is ``10**10`` times larger, its rounding error ``10**15 / 10**5 = 10**10`` times larger, so
+the difference of the two estimates bounds the error of the first one times ``10**10``; an entry is
+accepted when they agree to ``T - 10`` digits, which leaves the accepted entry with an error of
+about ``10**-T``. Entries that disagree get a step ``10**-k`` smaller and ``2k`` more digits, with
+``k`` the digits missing (plus 2), which reduces truncation by ``10**2k`` and rounding by
+``10**k``; only their columns are recomputed.
+
+An entry that comes out exactly 0 twice is accepted when the output moved at all (a function
+even around the point, such as ``x**2`` at 0), or when it does not depend on ``wrt[j]`` at this
+point (found by setting ``wrt[j]`` to nan and seeing whether the nan reaches it, with ``0 * nan =
+0``: ``w1 @ x`` does not depend on ``w1[i, j]`` when ``x[j] = 0``). Otherwise the difference was
+absorbed by rounding (``sigmoid(2000)`` is ``1`` to 868 digits) and precision grows until the
+entry resolves, up to ``MAX_DPS`` digits; past that it is taken as 0.
+
+Only the quantities downstream of ``wrt`` that ``of`` needs are recomputed for each perturbation.
+Non-finite entries (overflow beyond ``2**(2**20)``, the log of a negative number) are returned as
+they come. Values returned are object arrays of ``mpf`` from the backend's private context.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from harness.backends import ELEMENTWISE, MpmathBackend
+from harness.errors import HarnessError
+from harness.formula import parse
+from harness.model import Model, Variable, evaluate_model, recompute
+
+DEFAULT_DIGITS = 30
+
+MAX_DPS = 6000
+"""The highest working precision tried before an unresolved entry gives up."""
+
+_GUARD_DIGITS = 3  # aim this many digits beyond those promised
+_CHECK_STEP_DIGITS = 5  # the checking pass's step is 10**5 larger ...
+_CHECK_PRECISION_GAP = 15  # ... and its precision 15 digits lower
+_CHECK_RATIO_DIGITS = 2 * _CHECK_STEP_DIGITS  # so its error is 10**10 times larger
+
+
+def reference_values(
+    model: Model, point: Mapping[str, Any], *, activation: str | None = None, digits: int = DEFAULT_DIGITS
+) -> dict[str, np.ndarray]:
+    """Every variable (exactly) and quantity of ``model`` at ``point``, to ``digits`` significant digits.
+
+    The model is evaluated at ``digits + 20`` and at ``digits + 35`` digits; entries on which the
+    two disagree beyond ``digits + 3`` digits are evaluated again with more precision.
+    """
+    _check_digits(digits)
+    _ensure_self_tested()
+    dps = digits + 20
+    while True:
+        low = evaluate_model(model, point, MpmathBackend(dps), activation=activation)
+        high_backend = MpmathBackend(dps + _CHECK_PRECISION_GAP)
+        high = evaluate_model(model, point, high_backend, activation=activation)
+        missing = 0
+        for name in model.quantity_names:
+            for approximate, better in zip(high_backend.asarray(low[name]).flat, high[name].flat):
+                missing = max(missing, _missing_digits(approximate, better, digits + _GUARD_DIGITS))
+        if not missing or dps > MAX_DPS:
+            return {name: _rounded(high_backend, high[name]) for name in model.names}
+        dps += missing + 10
+
+
+def reference_jacobian(
+    model: Model,
+    of: str,
+    wrt: str,
+    point: Mapping[str, Any],
+    *,
+    activation: str | None = None,
+    digits: int = DEFAULT_DIGITS,
+) -> np.ndarray:
+    """The Jacobian of quantity ``of`` with respect to ``wrt`` at ``point``, to ``digits`` digits.
+
+    ``wrt`` is a variable or an intermediate quantity (then everything upstream of it is held
+    fixed). The result has shape ``shape(of) + shape(wrt)``. See the module docstring for how
+    the step and the precision are chosen and checked.
+    """
+    _check_digits(digits)
+    for role, name in (("of", of), ("wrt", wrt)):
+        if name not in model.names:
+            raise HarnessError(f"{role}={name!r} is not a variable or quantity of the model ({', '.join(model.names)})")
+    _ensure_self_tested()
+    return _Jacobian(model, of, wrt, point, activation, digits).compute()
+
+
+def _check_digits(digits: int) -> None:
+    if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 1000:
+        raise HarnessError(f"digits must be an int from 1 to 1000, got {digits!r}")
+
+
+def _missing_digits(approximate: Any, better: Any, wanted: int) -> int:
+    """How many digits short of ``wanted`` the agreement of two estimates of a number is."""
+    if approximate == better or not (_finite(approximate) and _finite(better)):
+        return 0
+    if not better:
+        return wanted
+    relative = min(max(float(abs((approximate - better) / better)), 1e-300), 1e300)
+    return max(0, math.ceil(wanted + math.log10(relative)))
+
+
+def _finite(x: Any) -> bool:
+    return bool(x._mpf_[1]) or x._mpf_ == (0, 0, 0, 0)  # nonzero mantissa, or zero
+
+
+class _Jacobian:
+    """One reference Jacobian: the rounds of paired finite-difference passes until all agree."""
+
+    def __init__(
+        self, model: Model, of: str, wrt: str, point: Mapping[str, Any], activation: str | None, digits: int
+    ) -> None:
+        self.model = model
+        self.of = of
+        self.wrt = wrt
+        self.point = point
+        self.activation = activation
+        self.wanted = digits + _GUARD_DIGITS
+        self.recomputed = [
+            name for name in model.downstream([wrt]) if name == of or name in model.upstream(of)
+        ]
+        self._dependence: dict[int, np.ndarray] = {}
+
+    def compute(self) -> np.ndarray:
+        step_digits = math.ceil(self.wanted / 2) + 10
+        dps = self.wanted + step_digits + 15
+        result_backend = MpmathBackend(dps)
+        base = evaluate_model(self.model, self.point, result_backend, activation=self.activation)
+        of_shape, wrt_shape = base[self.of].shape, base[self.wrt].shape
+        rows, columns = base[self.of].size, base[self.wrt].size
+        if self.of == self.wrt:
+            return _identity(result_backend, of_shape)
+        if not self.recomputed:  # of does not depend on wrt
+            return result_backend.asarray(np.zeros(of_shape + wrt_shape))
+        jacobian = np.empty((rows, columns), dtype=object)
+        pending = list(range(columns))
+        while pending:
+            estimate, flat, backend = self._pass(pending, dps, step_digits)
+            check, _, _ = self._pass(pending, dps - _CHECK_PRECISION_GAP, step_digits - _CHECK_STEP_DIGITS)
+            check = backend.asarray(check)
+            missing_most = 0
+            failing = []
+            for position, column in enumerate(pending):
+                missing = 0
+                for row in range(rows):
+                    missing = max(missing, self._missing(estimate, check, flat, row, position, column, dps))
+                jacobian[:, column] = estimate[:, position]
+                if missing:
+                    failing.append(column)
+                    missing_most = max(missing_most, missing)
+            if failing and dps >= MAX_DPS:
+                self._give_up(failing, estimate, check, pending, jacobian)
+                break
+            pending = failing
+            extra = missing_most + 2
+            step_digits += extra
+            dps = min(dps + 2 * extra, MAX_DPS)
+        return _rounded(result_backend, jacobian).reshape(of_shape + wrt_shape)
+
+    def _missing(
+        self, estimate: np.ndarray, check: np.ndarray, flat: np.ndarray, row: int, position: int, column: int, dps: int
+    ) -> int:
+        """Digits still missing from one entry (0 when it is accepted)."""
+        value, other = estimate[row, position], check[row, position]
+        if value == 0 and other == 0:
+            if not flat[row, position] or not self._depends(column)[row]:
+                return 0
+            return dps  # the difference was absorbed by rounding: grow precision a lot
+        return _missing_digits(other, value, self.wanted - _CHECK_RATIO_DIGITS)
+
+    def _give_up(
+        self, failing: list[int], estimate: np.ndarray, check: np.ndarray, pending: list[int], jacobian: np.ndarray
+    ) -> None:
+        for column in failing:
+            position = pending.index(column)
+            for row in range(estimate.shape[0]):
+                if estimate[row, position] == 0 and check[row, position] == 0:
+                    continue  # absorbed beyond MAX_DPS digits: 0 is as close as we can tell
+                if _missing_digits(check[row, position], estimate[row, position], self.wanted - _CHECK_RATIO_DIGITS):
+                    raise HarnessError(
+                        f"the reference derivative of {self.of!r} with respect to {self.wrt!r} does not "
+                        f"converge at this point (entry {row} of {self.of}, entry {column} of {self.wrt}: "
+                        f"{estimate[row, position]} versus {check[row, position]} at {MAX_DPS} digits); "
+                        "the model is too ill-conditioned here"
+                    )
+
+    def _pass(self, columns: list[int], dps: int, step_digits: int) -> tuple[np.ndarray, np.ndarray, MpmathBackend]:
+        """Central differences for ``columns``; also whether each output stayed exactly unchanged."""
+        backend = MpmathBackend(dps)
+        ctx = backend.ctx
+        base = evaluate_model(self.model, self.point, backend, activation=self.activation)
+        center = base[self.wrt]
+        start = base[self.of].reshape(-1)
+        step = ctx.mpf(10) ** -step_digits
+        estimate = np.empty((start.size, len(columns)), dtype=object)
+        flat = np.empty((start.size, len(columns)), dtype=bool)
+        for position, column in enumerate(columns):
+            x = center.reshape(-1)[column]
+            scaled = step * max(1, abs(x)) if ctx.isfinite(x) else step
+            sides = []
+            for moved in (x + scaled, x - scaled):
+                perturbed = center.copy()
+                perturbed.reshape(-1)[column] = moved
+                values = recompute(
+                    self.model, {**base, self.wrt: perturbed}, backend, self.recomputed, activation=self.activation
+                )
+                sides.append(values[self.of].reshape(-1))
+            width = ctx.fsub(x + scaled, x - scaled, exact=True)
+            plus, minus = sides
+            for row in range(start.size):
+                estimate[row, position] = backend.apply("/", backend.apply("-", plus[row], minus[row]), width)[()]
+                flat[row, position] = plus[row] == minus[row] == start[row]
+        return estimate, flat, backend
+
+    def _depends(self, column: int) -> np.ndarray:
+        """Which entries of ``of`` a nan in entry ``column`` of ``wrt`` reaches (with 0 * nan = 0)."""
+        if column not in self._dependence:
+            backend = _DependenceBackend()
+            base = evaluate_model(self.model, self.point, backend, activation=self.activation)
+            poisoned = base[self.wrt].copy()
+            poisoned.reshape(-1)[column] = backend.ctx.nan
+            values = recompute(self.model, {**base, self.wrt: poisoned}, backend, self.recomputed, activation=self.activation)
+            self._dependence[column] = np.array([not _finite(entry) or entry != entry for entry in values[self.of].flat])
+        return self._dependence[column]
+
+
+def _rounded(backend: MpmathBackend, array: np.ndarray) -> np.ndarray:
+    """The entries rounded to ``backend``'s precision, as numbers of its context."""
+    return np.asarray(np.frompyfunc(backend.ctx.mpf, 1, 1)(array), dtype=object)
+
+
+def _identity(backend: MpmathBackend, shape: tuple[int, ...]) -> np.ndarray:
+    size = int(np.prod(shape, dtype=int))
+    return backend.asarray(np.eye(size).reshape(shape + shape))
+
+
+class _DependenceBackend(MpmathBackend):
+    """Low precision, with products that are exactly 0 when a factor is 0, even if the other is nan.
+
+    Used only to follow where a nan travels: ``w1 @ x`` with ``x[j] == 0`` does not depend on
+    ``w1[:, j]``, although IEEE arithmetic says ``0 * nan = nan``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(15)
+
+    def _make_kernels(self) -> dict[str, Any]:
+        kernels = super()._make_kernels()
+        multiply = np.frompyfunc(lambda x, y: self._zero if not x or not y else x * y, 2, 1)
+
+        def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            left = a if a.ndim == 2 else a[np.newaxis, :]
+            right = b if b.ndim == 2 else b[:, np.newaxis]
+            product = np.sum(multiply(left[:, :, np.newaxis], right[np.newaxis, :, :]), axis=1)
+            if b.ndim == 1:
+                product = product[:, 0]
+            return product[0] if a.ndim == 1 else product
+
+        kernels["*"] = multiply
+        kernels["@"] = matmul
+        kernels["dot"] = lambda a, b: multiply(a, b) if not a.ndim or not b.ndim else matmul(a, b)
+        kernels["outer"] = multiply.outer
+        return kernels
+
+
+# -- the self-test ---------------------------------------------------------------------------
+
+_SELF_TEST_POINT = 0.625  # inside every function's domain, and not special for any of them
+
+_lock = threading.Lock()
+_self_tested = False
+
+
+def _ensure_self_tested() -> None:
+    global _self_tested
+    if _self_tested:
+        return
+    with _lock:
+        if not _self_tested:
+            self_test()
+            _self_tested = True
+
+
+def self_test() -> None:
+    """Check finite-difference derivatives of every library function against closed forms.
+
+    Raises ``HarnessError`` when one disagrees in its first 25 digits: the mpmath evaluation is
+    then not exact enough, typically because some function computes in float. Runs
+    automatically before the first reference is computed.
+    """
+    import mpmath
+
+    ctx = mpmath.MPContext()
+    ctx.dps = 60
+    x = ctx.mpf(_SELF_TEST_POINT)
+    formulas = {f"{name}(x)": value for name, value in _derivatives(ctx, x).items()}
+    formulas["x ** 3 / (1 - x) * 2"] = 6 * x**2 / (1 - x) + 2 * x**3 / (1 - x) ** 2
+    model = Model(
+        variables=(Variable("x", (), (-1.0, 1.0)),),
+        quantities=tuple((f"q{index}", parse(source)) for index, source in enumerate(formulas)),
+    )
+    for (name, _), (source, expected) in zip(model.quantities, formulas.items()):
+        got = _Jacobian(model, name, "x", {"x": _SELF_TEST_POINT}, None, DEFAULT_DIGITS).compute()[()]
+        error = abs((got - expected) / expected)
+        if not error < ctx.mpf(10) ** -25:
+            raise HarnessError(
+                f"reference self-test failed: the derivative of {source} at x = {_SELF_TEST_POINT} is "
+                f"{ctx.nstr(got, 30)} by finite differences but {ctx.nstr(expected, 30)} in closed form "
+                f"(relative error {ctx.nstr(error, 3)}); the mpmath evaluation is not exact enough, "
+                "probably because a function computes in float"
+            )
+
+
+def _derivatives(ctx: Any, x: Any) -> dict[str, Any]:
+    """The derivative of every elementwise library function at ``x``, computed directly."""
+    return {
+        "exp": ctx.exp(x),
+        "log": 1 / x,
+        "log1p": 1 / (1 + x),
+        "expm1": ctx.exp(x),
+        "sqrt": 1 / (2 * ctx.sqrt(x)),
+        "tanh": ctx.sech(x) ** 2,
+        "sigmoid": 1 / (4 * ctx.cosh(x / 2) ** 2),
+        "softplus": 1 / (1 + ctx.exp(-x)),
+        "abs": ctx.mpf(1),
+        "sin": ctx.cos(x),
+        "cos": -ctx.sin(x),
+    }

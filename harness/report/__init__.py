@@ -1,0 +1,26 @@
+"""Render grading results: per-student markdown and Gradescope JSON, class summary and CSV, JUnit.
+
+Every function here is pure: results in, text (or a JSON-ready dict) out, the same bytes for the
+same results. Writing files is the caller's job.
+"""
+
+from __future__ import annotations
+
+from harness.report.gradescope import gradescope_results
+from harness.report.junit import render_junit
+from harness.report.markdown import (
+    render_item_markdown,
+    render_item_text,
+    render_submission_markdown,
+)
+from harness.report.summary import render_class_summary, render_grades_csv
+
+__all__ = [
+    "gradescope_results",
+    "render_class_summary",
+    "render_grades_csv",
+    "render_item_markdown",
+    "render_item_text",
+    "render_junit",
+    "render_submission_markdown",
+]

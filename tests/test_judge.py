@@ -1,0 +1,100 @@
+"""Judging one answer, and diagnosing a set of judged answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from harness.judge import Record, diagnose, judge
+
+RTOL, ATOL = 1e-8, 1e-12
+finite = st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False)
+
+
+def verdict(want, got, status="ok", message=""):
+    return judge(np.asarray(want, dtype=float), status, None if got is None else np.asarray(got, dtype=float),
+                 message, rtol=RTOL, atol=ATOL)
+
+
+@given(finite)
+def test_the_true_value_rounded_to_float64_always_matches(want):
+    assert verdict(want, want).ok
+
+
+@given(finite, st.floats(1e-6, 1e3))
+def test_a_relative_error_above_one_in_a_million_never_matches(want, relative):
+    if abs(want) < 1e-3:
+        want = 1.0
+    got = want * (1 + relative)
+    assert verdict(want, got).kind == "mismatch"
+
+
+def test_a_size_one_result_matches_a_scalar_and_the_reverse():
+    assert verdict(0.5, [[0.5]]).ok
+    assert verdict([0.5], 0.5).ok
+
+
+def test_a_wrong_shape_names_both_shapes():
+    result = verdict(np.zeros((2, 3)), np.zeros((3, 2)))
+    assert (result.kind, result.message) == ("shape", "returned shape (3, 2), expected (2, 3)")
+
+
+def test_nan_where_the_true_value_is_finite_is_reported_as_non_finite():
+    assert verdict([1.0, 2.0], [1.0, np.nan]).kind == "nonfinite"
+
+
+def test_a_failed_call_keeps_the_runner_status_and_message():
+    result = verdict(1.0, None, status="timeout", message="timed out after 2 s")
+    assert (result.ok, result.kind, result.message) == (False, "timeout", "timed out after 2 s")
+
+
+def test_cancellation_in_a_correct_formula_is_within_the_absolute_tolerance():
+    yhat = 1 / (1 + np.exp(-25.0))  # float64 yhat within 1.4e-11 of 1
+    exact = np.exp(-25.0) / (1 + np.exp(-25.0)) ** 2
+    assert verdict(exact, yhat * (1 - yhat)).ok
+
+
+def records(pairs, sizes=()):
+    return [Record(sizes, np.asarray(w, float), verdict(w, g)) for w, g in pairs]
+
+
+def test_a_negated_answer_is_diagnosed_as_a_sign_error():
+    found = diagnose(records([(1.5, -1.5), (-0.25, 0.25), (0.0, 0.0)]), rtol=RTOL, atol=ATOL, name="f")
+    assert found.summary == "sign error: the result is the negative of the true derivative"
+
+
+def test_a_consistent_ratio_is_diagnosed_as_a_constant_factor():
+    found = diagnose(records([(1.5, 3.0), ([1.0, -2.0], [2.0, -4.0])]), rtol=RTOL, atol=ATOL, name="f")
+    assert found.summary == "off by a constant factor: the result is 2 times the true derivative"
+
+
+def test_a_transposed_square_matrix_is_diagnosed_as_transposed():
+    want = np.array([[1.0, 2.0], [3.0, 4.0]])
+    found = diagnose(records([(want, want.T)]), rtol=RTOL, atol=ATOL, name="f")
+    assert found.summary == "transposed: the result's rows and columns are swapped"
+
+
+def test_a_transposed_rectangular_result_is_diagnosed_from_its_shape():
+    want = np.arange(6.0).reshape(2, 3)
+    found = diagnose(records([(want, want.T)]), rtol=RTOL, atol=ATOL, name="f")
+    assert found.summary == "transposed: returned shape (3, 2), expected (2, 3)"
+
+
+def test_an_answer_right_only_when_every_dimension_is_one_is_diagnosed_as_such():
+    scalar = Record((("H", 1),), np.array([2.0]), verdict([2.0], [2.0]))
+    vector = Record((("H", 2),), np.array([1.0, 2.0]), verdict([1.0, 2.0], [1.0, 3.0]))
+    found = diagnose([scalar, vector], rtol=RTOL, atol=ATOL, name="f")
+    assert found.summary == "right only when every dimension is 1"
+
+
+def test_an_answer_wrong_on_some_inputs_only_says_how_many():
+    found = diagnose(records([(1.0, 1.0), (2.0, 2.0), (3.0, 3.5)]), rtol=RTOL, atol=ATOL, name="f")
+    assert found.summary == "wrong on 1 of 3 inputs"
+
+
+@pytest.mark.parametrize("status", ["timeout", "memory", "crashed"])
+def test_resource_failures_take_precedence_in_the_diagnosis(status):
+    failed = Record((), np.asarray(1.0), verdict(1.0, None, status=status, message="limit"))
+    found = diagnose([failed] + records([(1.0, -1.0)]), rtol=RTOL, atol=ATOL, name="f")
+    assert found.summary.endswith(": limit")

@@ -1,0 +1,220 @@
+"""Each isolation layer is active where ``SubmissionRunner.isolation`` claims it is."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import sandbox
+from harness.errors import SandboxUnavailable
+from harness.runner import Limits, SubmissionRunner
+
+LIMITS = Limits(call_timeout=2.0, memory_bytes=512 << 20, cpu_seconds=30, file_size_bytes=1 << 16, open_files=32)
+DETECTED = sandbox.detect()
+FALLBACK = sandbox.detect(bwrap=None)
+needs_bubblewrap = pytest.mark.skipif(not DETECTED.pid_namespace, reason=f"bubblewrap cannot run here: {DETECTED.problems}")
+
+PROBES = '''\
+import os
+import resource
+import socket
+import sys
+
+
+def limits(x):
+    kinds = [resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_CORE]
+    return [resource.getrlimit(kind)[0] for kind in kinds]
+
+
+def environment(x):
+    print(sorted(os.environ))
+    return float(os.environ["OPENBLAS_NUM_THREADS"])
+
+
+def view(x):
+    import json
+
+    print(json.dumps({"root": os.listdir("/"), "here": sorted(os.listdir(".")), "cwd": os.getcwd()}))
+    return float(os.getpid())
+
+
+def open_fds(x):
+    found = []
+    for fd in range(1024):
+        try:
+            os.fstat(fd)
+            found.append(fd)
+        except OSError:
+            pass
+    print(found)
+    return float(len([fd for fd in found if fd < 200]))
+
+
+def uses_harness(x):
+    import harness
+
+    return 1.0
+
+
+def connect(x):
+    with open("port.txt") as f:
+        port = int(f.read())
+    socket.create_connection(("127.0.0.1", port), timeout=0.5)
+    return 1.0
+
+
+def big_file(x):
+    with open(os.environ["TMPDIR"] + "/big", "wb") as f:
+        f.write(b"x" * (1 << 17))
+    return 1.0
+
+
+def spin(x):
+    while True:
+        pass
+'''
+
+
+@pytest.fixture(scope="module")
+def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("probes")
+    (folder / "probes.py").write_text(PROBES)
+    (folder / "notes.txt").write_text("copied too")
+    return folder
+
+
+@pytest.fixture(scope="module", params=["detected", "fallback"])
+def runner(request: pytest.FixtureRequest, submission: Path):
+    chosen = DETECTED if request.param == "detected" else FALLBACK
+    with SubmissionRunner(submission, LIMITS, sandbox=chosen) as runner:
+        yield runner
+
+
+def call(runner: SubmissionRunner, name: str):
+    return runner.call("probes", name, {"x": np.array(0.0)})
+
+
+def test_rlimits_are_applied_to_the_worker(runner):
+    outcome = call(runner, "limits")
+    assert outcome.status == "ok", outcome
+    assert outcome.value.tolist() == [512 << 20, 30, 1 << 16, 32, 0]
+
+
+def test_the_environment_is_scrubbed(runner):
+    outcome = call(runner, "environment")
+    assert outcome.value == 1.0
+    names = ["HARNESS_RUN_ID", "HOME", "LANG", "LC_ALL", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PATH"]
+    names += ["PWD", "TMPDIR"] if runner.sandbox.bwrap else ["TMPDIR"]  # bubblewrap's --chdir sets PWD
+    assert outcome.output == f"{names}\n"
+
+
+def test_only_stdio_is_open_below_the_private_fds(runner):
+    outcome = call(runner, "open_fds")
+    assert outcome.value == 3.0, outcome.output
+
+
+def test_the_file_size_limit_stops_big_files(runner):
+    outcome = call(runner, "big_file")  # Python ignores SIGXFSZ, so the write fails instead
+    assert outcome.status == "exception"
+    line = next(n for n, text in enumerate(PROBES.splitlines(), 1) if "1 << 17" in text)
+    assert outcome.message == f"OSError: [Errno 27] File too large (probes.py, line {line})"
+
+
+def test_the_cpu_limit_kills_a_spinning_worker(submission):
+    limits = Limits(call_timeout=10.0, cpu_seconds=1)
+    with SubmissionRunner(submission, limits) as runner:
+        outcome = call(runner, "spin")
+    assert (outcome.status, outcome.message) == ("crashed", "killed: CPU time limit 1 s")
+
+
+@pytest.mark.skipif(DETECTED.pids_cgroup is None, reason="no writable pids cgroup here")
+def test_the_worker_runs_in_its_own_pids_cgroup(submission):
+    with SubmissionRunner(submission, LIMITS) as runner:
+        assert call(runner, "limits").status == "ok"
+        cgroup = runner._worker.cgroup
+        assert (cgroup.path / "pids.max").read_text().strip() == str(LIMITS.processes)
+        assert len(cgroup.pids()) >= 1
+    assert not cgroup.path.exists()
+
+
+@needs_bubblewrap
+def test_bubblewrap_shows_only_python_and_the_submission_copy(submission):
+    with SubmissionRunner(submission, LIMITS) as runner:
+        assert runner.isolation.startswith("bubblewrap (no network, own PID")
+        outcome = call(runner, "view")
+        assert outcome.value <= 3.0  # a fresh PID namespace: the worker is pid 1 or 2
+        seen = json.loads(outcome.output)
+        allowed = {"dev", "tmp", "run", "submission", "etc", "usr", "lib", "lib32", "lib64", "libx32"}
+        allowed |= {Path(path).parts[1] for path in sandbox.python_paths()}
+        assert set(seen["root"]) <= allowed
+        assert not {"proc", "sys", "home", "work", "var"} & set(seen["root"])
+        assert (seen["here"], seen["cwd"]) == (["notes.txt", "probes.py"], "/submission")
+        outcome = call(runner, "uses_harness")
+        assert outcome.message.startswith("ModuleNotFoundError: No module named 'harness'")
+
+
+def _listener(folder: Path) -> socket.socket:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.setblocking(False)
+    (folder / "port.txt").write_text(str(server.getsockname()[1]))
+    return server
+
+
+@pytest.mark.parametrize("chosen", [DETECTED, FALLBACK], ids=["detected", "fallback"])
+def test_the_network_is_unreachable_when_claimed(tmp_path, chosen):
+    if not chosen.network_isolated:
+        pytest.skip(f"no network isolation here: {chosen.problems}")
+    (tmp_path / "probes.py").write_text(PROBES)
+    with _listener(tmp_path) as server, SubmissionRunner(tmp_path, LIMITS, sandbox=chosen) as runner:
+        outcome = call(runner, "connect")
+        assert outcome.status == "exception"
+        assert "ConnectionRefusedError" in outcome.message or "OSError" in outcome.message
+        with pytest.raises(BlockingIOError):
+            server.accept()
+
+
+def test_the_fallback_says_why_bubblewrap_is_missing():
+    assert FALLBACK.problems[0] == "bubblewrap unavailable: `bwrap` is not installed (apt-get install bubblewrap)"
+    assert FALLBACK.describe().startswith("process + unshare -n (no network)" if FALLBACK.unshare else "process")
+    assert not FALLBACK.pid_namespace
+
+
+def test_a_failing_bubblewrap_is_reported_with_its_own_words(tmp_path):
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: Creating new namespace failed: Operation not permitted' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    assert sandbox.probe_bwrap(str(fake)) == (
+        "bubblewrap unavailable: bwrap: Creating new namespace failed: Operation not permitted"
+    )
+
+
+def test_require_sandbox_refuses_to_run_without_bubblewrap(submission):
+    with pytest.raises(SandboxUnavailable, match="the bubblewrap sandbox is required but cannot run here: bubblewrap unavailable"):
+        SubmissionRunner(submission, LIMITS, require_sandbox=True, sandbox=FALLBACK)
+
+
+@needs_bubblewrap
+def test_require_sandbox_accepts_a_working_bubblewrap(submission):
+    with SubmissionRunner(submission, LIMITS, require_sandbox=True) as runner:
+        assert call(runner, "limits").status == "ok"
+
+
+def test_the_description_names_every_layer():
+    assert sandbox.Sandbox(unshare="/usr/bin/unshare", pids_cgroup=Path("/x"), problems=("no bwrap",)).describe() == (
+        "process + unshare -n (no network), pids cgroup, rlimits (no bwrap)"
+    )
+    assert sandbox.Sandbox().describe() == "process, rlimits"
+
+
+def test_python_paths_do_not_expose_the_project(tmp_path):
+    project = Path(__file__).resolve().parent.parent
+    for path in sandbox.python_paths():
+        assert not str(project).startswith(path), path
+        assert not path.startswith(str(project)), path
+
