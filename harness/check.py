@@ -129,8 +129,9 @@ class AssignmentChecker:
             drawn: list[Example] = []
             seen: set[tuple] = set()
 
+            # Hypothesis can draw an input twice; ask for more and keep the first `count` distinct.
             @seed(self._seed_for(question, activation))
-            @_search_settings(count, [Phase.generate])
+            @_search_settings(count + count // 2 + 10, [Phase.generate])
             @given(examples(self.assignment.model, activation))
             def collect(example: Example) -> None:
                 if example.key() not in seen:
@@ -138,7 +139,7 @@ class AssignmentChecker:
                     drawn.append(example)
 
             collect()
-            self._drawn[key] = drawn
+            self._drawn[key] = drawn[:count]
         return self._drawn[key]
 
     def arguments(
@@ -209,7 +210,7 @@ class AssignmentChecker:
             if name not in offered:
                 return Problem(
                     f"parameter {name!r} is not a quantity of {question.id}",
-                    f"`{item.name}` asks for a parameter named {name!r}, but {question.id} offers only: "
+                    f"{item.name} asks for a parameter named {name!r}, but {question.id} offers only: "
                     f"{', '.join(offered)}{suggest(name, offered)}. Name each parameter after the "
                     "quantity you need; the harness passes it by that name.",
                 )
@@ -365,7 +366,7 @@ class AssignmentChecker:
             return ItemResult(
                 **base, score=0.0, status="failed",
                 summary=f"not a bool: {item.name} is {answered!r}",
-                diagnosis=f"`{item.name}` must be the constant True or False; it is {answered!r}.",
+                diagnosis=f"{item.name} must be the constant True or False; it is {answered!r}.",
                 evidence=evidence, examples=evidence.examples,
             )
         if answered == evidence.truth:
@@ -386,18 +387,18 @@ class AssignmentChecker:
         of, wrt, var = item.of, item.wrt, item.changes_with
         if not evidence.truth:
             return (
-                f"On {evidence.examples} pairs of inputs that differ only in `{var}`, d {of} / d {wrt} "
-                f"never changed: it does not depend on `{var}`."
+                f"On {evidence.examples} pairs of inputs that differ only in {var}, d {of} / d {wrt} "
+                f"never changed: it does not depend on {var}."
             )
         uses = [
-            f"`{name} = {formula.source}`"
+            f"{name} = {formula.source}"
             for name, formula in self.assignment.model.quantities
             if var in formula.names
         ]
-        where = f" `{var}` enters the model in {', '.join(uses)}." if uses else ""
+        where = f" {var} enters the model in {', '.join(uses)}." if uses else ""
         return (
-            f"Changing only `{var}` changes d {of} / d {wrt} (see the two inputs below).{where} "
+            f"Changing only {var} changes d {of} / d {wrt} (see the two inputs below).{where} "
             "The chain rule for the derivative contains factors evaluated at those quantities (for "
             "example the activation's derivative at them), so the derivative changes with "
-            f"`{var}` even where `{var}` does not appear as a factor of the formula."
+            f"{var} even where {var} does not appear as a factor of the formula."
         )

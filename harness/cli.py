@@ -120,6 +120,9 @@ def _grade(args: argparse.Namespace) -> int:
     for result in finished if not chatty else []:
         print(f"{result.submission}: {result.score:g}/{result.max_score:g}", file=sys.stderr)
     print(f"reports written to {args.out}", file=sys.stderr)
+    if outcome.internal_errors:
+        print(f"harness: the grader failed on {outcome.internal_errors} item(s); see above", file=sys.stderr)
+        return EXIT_INTERNAL
     if outcome.interrupted:
         print(f"interrupted: kept the {len(finished)} finished reports", file=sys.stderr)
         return EXIT_INTERRUPTED

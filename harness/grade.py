@@ -10,6 +10,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 
 from harness._version import __version__
 from harness.check import AssignmentChecker, Problem
+from harness.errors import HarnessError
 from harness.outputs import write_class, write_submission
 from harness.results import ItemResult, QuestionResult, RunSettings, SubmissionResult
 from harness.runner import Definition, Limits, SubmissionRunner
@@ -68,19 +70,19 @@ def definition_problem(definition: Definition, question: Question, module: str, 
     if definition.status == "missing_module":
         return Problem(
             f"missing file {source}",
-            f"The submission has no file `{source}`; question {question.id} expects `{name}` in it.",
+            f"The submission has no file {source}; question {question.id} expects {name} in it.",
             source,
         )
     if definition.status == "module_error":
         return Problem(
             f"{source} could not be loaded: {definition.message}",
-            f"Loading `{source}` failed, so none of its answers can be checked: {definition.message}",
+            f"Loading {source} failed, so none of its answers can be checked: {definition.message}",
             source,
         )
     if definition.status == "missing_name":
         return Problem(
             f"{source} does not define {name}",
-            f"`{source}` loads, but defines nothing named `{name}` (names are case-sensitive).",
+            f"{source} loads, but defines nothing named {name} (names are case-sensitive).",
             source,
         )
     return None
@@ -96,31 +98,48 @@ def answer_for(runner: SubmissionRunner, question: Question, item: DerivativeIte
     if definition.status != "function":
         return Problem(
             f"{item.name} is a value, not a function",
-            f"`{item.name}` in `{source}` must be a function (def {item.name}(...):) whose parameters "
+            f"{item.name} in {source} must be a function (def {item.name}(...):) whose parameters "
             "name the quantities it needs.",
             source, definition.line,
         )
     if definition.has_varargs:
         return Problem(
             f"{item.name} uses *args or **kwargs",
-            f"`{item.name}` must name every quantity it needs as a parameter (e.g. "
+            f"{item.name} must name every quantity it needs as a parameter (e.g. "
             f"def {item.name}(x, w2, a1, yhat)); *args and **kwargs receive nothing.",
             source, definition.line,
         )
     return PythonAnswer(runner, question.module, item.name, definition)
 
 
-def grade_question(checker: AssignmentChecker, runner: SubmissionRunner, question: Question) -> QuestionResult:
-    items: list[ItemResult] = []
-    for item in question.items:
+def check_item(checker: AssignmentChecker, runner: SubmissionRunner, question: Question, item) -> ItemResult:
+    """One item's verdict; a bug of the harness costs this item only, and is reported as such."""
+    try:
         if isinstance(item, ClaimItem):
             definition = runner.inspect(question.module, item.name)
             problem = definition_problem(definition, question, question.module, item.name)
             answered = definition.value if definition.value_type == "bool" else _NotABool(definition)
-            items.append(checker.check_claim(question, item, answered, problem))
-        else:
-            items.append(checker.check_derivative(question, item, answer_for(runner, question, item)))
-    return QuestionResult(question.id, question.title, question.prompt, tuple(items))
+            return checker.check_claim(question, item, answered, problem)
+        return checker.check_derivative(question, item, answer_for(runner, question, item))
+    except (KeyboardInterrupt, HarnessError):
+        raise
+    except Exception as error:  # an internal error: keep grading, say so loudly
+        print(f"harness: internal error while checking {question.id} {item.name}:", file=sys.stderr)
+        traceback.print_exc()
+        return ItemResult(
+            question_id=question.id, name=item.name,
+            kind="claim" if isinstance(item, ClaimItem) else "derivative",
+            max_score=float(item.points), score=0.0, status="error",
+            summary=f"internal error of the grader: {type(error).__name__}",
+            diagnosis="The grader itself failed on this item; this is not your fault. Your "
+            "instructor has been shown the details.",
+            internal_error=True,
+        )
+
+
+def grade_question(checker: AssignmentChecker, runner: SubmissionRunner, question: Question) -> QuestionResult:
+    items = tuple(check_item(checker, runner, question, item) for item in question.items)
+    return QuestionResult(question.id, question.title, question.prompt, items)
 
 
 def run_settings(checker: AssignmentChecker, isolation: str, command: str) -> RunSettings:
@@ -185,6 +204,13 @@ class RunOutcome:
 
     results: dict[str, list[SubmissionResult]] = field(default_factory=dict)
     interrupted: bool = False
+
+    @property
+    def internal_errors(self) -> int:
+        """How many items the grader itself failed on (each already reported on stderr)."""
+        return sum(
+            item.internal_error for results in self.results.values() for r in results for item in r.items
+        )
 
 
 Progress = Callable[[str], None]

@@ -83,7 +83,11 @@ class Diagnosis:
 
 
 def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
-    return bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
+    """Entrywise agreement within the tolerance; arrays of different shapes never agree."""
+    if a is None or a.shape != b.shape:
+        return False
+    with np.errstate(invalid="ignore", over="ignore"):
+        return bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
 
 
 def _factor(records: Sequence[Record], rtol: float, atol: float) -> float | None:
@@ -122,24 +126,24 @@ def diagnose(records: Sequence[Record], *, rtol: float, atol: float, name: str) 
             message = next(r.verdict.message for r in failures if r.verdict.kind == kind)
             return Diagnosis(
                 f"{what}: {message}",
-                f"`{name}` {what} on at least one input ({message}). A derivative formula runs in "
+                f"{name} {what} on at least one input ({message}). A derivative formula runs in "
                 "microseconds: look for an endless loop, a huge allocation or a call that never returns.",
             )
     if kinds == {"exception"}:
         return Diagnosis(
             f"raised an exception: {first.message}",
-            f"`{name}` raised an exception on {failed} of {total} inputs: {first.message}. "
+            f"{name} raised an exception on {failed} of {total} inputs: {first.message}. "
             "The counterexample below shows the first minimal input where it happens.",
         )
     if "bad_value" in kinds:
         message = next(r.verdict.message for r in failures if r.verdict.kind == "bad_value")
-        return Diagnosis(message, f"`{name}` must return a number or an array of numbers: it {message}.")
+        return Diagnosis(message, f"{name} must return a number or an array of numbers: it {message}.")
     if "shape" in kinds:
         return _diagnose_shape(records, failures, rtol, atol, name)
     if kinds == {"nonfinite"}:
         return Diagnosis(
             "returned nan or inf where the true value is finite",
-            f"`{name}` returned nan or inf on {failed} of {total} inputs where the true derivative is "
+            f"{name} returned nan or inf on {failed} of {total} inputs where the true derivative is "
             "an ordinary number. This is usually overflow (exp of a large number) or 0/0: rewrite the "
             "formula in a numerically stable form, e.g. 1/(1+exp(-z)) instead of exp(z)/(1+exp(z)).",
         )
@@ -164,7 +168,7 @@ def _diagnose_shape(records, failures, rtol, atol, name) -> Diagnosis:
     if got is not None and got.ndim == 2 and got.shape == want.shape[::-1] and _close(got.T, want, rtol, atol):
         return Diagnosis(
             f"transposed: returned shape {_shape(got.shape)}, expected {_shape(want.shape)}",
-            f"`{name}` returns the transpose of the derivative{where}. The layout is the output's shape "
+            f"{name} returns the transpose of the derivative{where}. The layout is the output's shape "
             "followed by the variable's shape: for a scalar output, the gradient has exactly the shape "
             "of the variable you differentiate with respect to.",
         )
@@ -172,13 +176,13 @@ def _diagnose_shape(records, failures, rtol, atol, name) -> Diagnosis:
     tail = (
         " It is right when every dimension is 1, so the formula treats vectors and matrices like "
         "scalars: check where you need a matrix product (@), an outer product or a sum instead of "
-        "elementwise `*`."
+        "elementwise *."
         if only_scalar
         else ""
     )
     return Diagnosis(
         f"wrong shape: {record.verdict.message}",
-        f"`{name}` {record.verdict.message}{where}. The derivative of an output with respect to a "
+        f"{name} {record.verdict.message}{where}. The derivative of an output with respect to a "
         "variable has the output's shape followed by the variable's shape." + tail,
     )
 
@@ -193,7 +197,7 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
         if all(_close(r.verdict.received, -r.want, rtol, atol) for r in answered):
             return Diagnosis(
                 "sign error: the result is the negative of the true derivative",
-                f"`{name}` returns exactly the negative of the true derivative on every input where it "
+                f"{name} returns exactly the negative of the true derivative on every input where it "
                 "is wrong. Check the sign of each factor of your chain rule (for example "
                 "d/dz of 1/(1+e^-z) is +e^-z/(1+e^-z)^2).",
             )
@@ -201,7 +205,7 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
         if factor is not None:
             return Diagnosis(
                 f"off by a constant factor: the result is {factor:.6g} times the true derivative",
-                f"`{name}` returns {factor:.6g} times the true derivative on every input: a constant "
+                f"{name} returns {factor:.6g} times the true derivative on every input: a constant "
                 "factor is missing or extra (a 2 from a square, a 1/2, a repeated term).",
             )
         if all(
@@ -209,25 +213,25 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
         ):
             return Diagnosis(
                 "transposed: the result's rows and columns are swapped",
-                f"`{name}` returns the transpose of the derivative. It has the right shape only because "
+                f"{name} returns the transpose of the derivative. It has the right shape only because "
                 "the matrix happens to be square here; with other sizes it would be wrong.",
             )
     if _only_scalar_sizes_pass(records, failures):
         return Diagnosis(
             "right only when every dimension is 1",
-            f"`{name}` is right when every dimension is 1 (the scalar case) but wrong for larger sizes: "
+            f"{name} is right when every dimension is 1 (the scalar case) but wrong for larger sizes: "
             "the formula treats vectors and matrices like scalars somewhere. Check where you need a "
-            "matrix product (@), an outer product or a sum instead of elementwise `*`.",
+            "matrix product (@), an outer product or a sum instead of elementwise *.",
         )
     if failed < total:
         return Diagnosis(
             f"wrong on {failed} of {total} inputs",
-            f"`{name}` agrees with the true derivative on {total - failed} of {total} inputs but not on "
+            f"{name} agrees with the true derivative on {total - failed} of {total} inputs but not on "
             "the others: it is right only in part of the domain (a clipped value, a linearisation, a "
             "special case). The minimal counterexample below is one input where it is wrong.",
         )
     return Diagnosis(
         "wrong value",
-        f"`{name}` disagrees with the true derivative on every input tried. Compare your formula with "
+        f"{name} disagrees with the true derivative on every input tried. Compare your formula with "
         "the chain rule term by term at the counterexample below.",
     )

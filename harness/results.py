@@ -85,6 +85,8 @@ class ItemResult:
     """Line of the function's definition in ``source``, when known (for CI annotations)."""
     output: str = ""
     """Captured stdout/stderr of the submission for this item, escaped and truncated."""
+    internal_error: bool = False
+    """The grader itself failed on this item (a bug to report), not the submission."""
 
     @property
     def test_name(self) -> str:

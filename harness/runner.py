@@ -36,6 +36,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -471,9 +472,12 @@ class SubmissionRunner:
         self.isolation = self.sandbox.describe()
         self.workers_started = 0
         self.spent = 0.0  # worker time charged to the submission
-        self._worker: _Worker | None = None
+        self._resources: dict[str, _Worker] = {}
         self._module_failures: dict[str, tuple[str, str]] = {}
         self._temporary = Path(tempfile.mkdtemp(prefix="harness-run-"))
+        # A runner dropped without close() (an exception in the caller, Ctrl-C) still kills its
+        # worker and deletes its copy when collected or at interpreter exit.
+        self._finalizer = weakref.finalize(self, _cleanup, self._resources, self._temporary)
         self.copy = self._temporary / "submission"
         self.skipped = copy_submission(self.submission_dir, self.copy)
         (self._temporary / "tmp").mkdir()
@@ -526,8 +530,7 @@ class SubmissionRunner:
 
     def close(self) -> None:
         """Kill the worker and everything it started; delete the temporary copy."""
-        self._stop_worker()
-        shutil.rmtree(self._temporary, ignore_errors=True)
+        self._finalizer()
 
     def __enter__(self) -> SubmissionRunner:
         return self
@@ -644,6 +647,8 @@ class SubmissionRunner:
     def _ensure_worker(self) -> _Worker:
         if self._worker is not None:
             return self._worker
+        if not self._finalizer.alive:
+            raise UsageError("this SubmissionRunner is closed; create a new one to run the submission again")
         worker = _Worker(self)
         deadline = time.monotonic() + _START_TIMEOUT
         try:
@@ -662,10 +667,25 @@ class SubmissionRunner:
         self._worker = worker
         return worker
 
+    @property
+    def _worker(self) -> _Worker | None:
+        return self._resources.get("worker")
+
+    @_worker.setter
+    def _worker(self, worker: _Worker) -> None:
+        self._resources["worker"] = worker
+
     def _stop_worker(self) -> None:
-        if self._worker is not None:
-            self._worker.kill()
-            self._worker = None
+        worker = self._resources.pop("worker", None)
+        if worker is not None:
+            worker.kill()
+
+
+def _cleanup(resources: dict[str, _Worker], temporary: Path) -> None:
+    worker = resources.pop("worker", None)
+    if worker is not None:
+        worker.kill()
+    shutil.rmtree(temporary, ignore_errors=True)
 
 
 def _encode_arguments(arguments: Mapping[str, np.ndarray]) -> tuple[list, bytes]:

@@ -40,7 +40,8 @@ def q2_vector_model() -> Model:
 def test_concrete_shapes_of_variables_and_quantities_follow_the_sizes():
     model = q2_vector_model()
     sizes = {"H": 2, "D": 3}
-    assert [model.concrete_shape(name, sizes) for name in model.names] == [(3,), (2, 3), (2,), (2,), (), (2,), (2,), (), ()]
+    shapes = [model.concrete_shape(name, sizes) for name in model.names]
+    assert shapes == [(3,), (2, 3), (2,), (2,), (), (2,), (2,), (), ()]
 
 
 def test_a_concrete_shape_needs_every_dimension_size():
@@ -90,7 +91,10 @@ def test_an_override_replaces_a_quantity_and_what_follows_uses_it():
             {"point": {name: value for name, value in POINT.items() if name != "b2"}},
             "no value for the variable 'b2'; the point gives b1, w1, w2, x",
         ),
-        ({"activation": None}, "the activation placeholder 's' is not bound to a function (column 1)\n    s(z1)\n    ^"),
+        (
+            {"activation": None},
+            "the activation placeholder 's' is not bound to a function (column 1)\n    s(z1)\n    ^",
+        ),
     ],
 )
 def test_evaluation_problems_are_explained(kwargs, expected):

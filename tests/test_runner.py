@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import textwrap
 from pathlib import Path
 
@@ -260,6 +261,17 @@ def test_no_process_survives_close(tmp_path):
     copy = runner.copy
     runner.close()
     assert surviving_processes(runner.run_id) == []
+    assert not copy.exists()
+
+
+def test_a_runner_dropped_without_close_still_cleans_up(tmp_path):
+    folder = make_submission(tmp_path / "s", q2_4=MODULE)
+    runner = SubmissionRunner(folder, LIMITS)
+    assert runner.call("q2_4", "dyhat_dw1", SCALARS).status == "ok"
+    run_id, copy = runner.run_id, runner.copy
+    del runner
+    gc.collect()
+    assert surviving_processes(run_id) == []
     assert not copy.exists()
 
 
