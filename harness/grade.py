@@ -20,6 +20,7 @@ import mpmath
 import numpy as np
 
 from harness._version import __version__
+from harness.answers import ANSWERS_FILE, WrittenAnswers, load_answers
 from harness.check import AssignmentChecker, Problem
 from harness.errors import HarnessError
 from harness.outputs import write_class, write_submission
@@ -52,13 +53,10 @@ class PythonAnswer:
 
 
 class _NotABool:
-    """What a claim constant was instead of a bool, shown as ``'yes' (a str)``."""
+    """What a claim's answer was instead of a bool, shown as ``'yes' (a str)``."""
 
-    def __init__(self, definition: Definition) -> None:
-        self.text = (
-            f"a function" if definition.status == "function"
-            else f"{definition.value!r} (a {definition.value_type})"
-        )
+    def __init__(self, value: object, value_type: str | None = None, *, described: str | None = None) -> None:
+        self.text = described or f"{value!r} (a {value_type or type(value).__name__})"
 
     def __repr__(self) -> str:
         return self.text
@@ -88,39 +86,102 @@ def definition_problem(definition: Definition, question: Question, module: str, 
     return None
 
 
-def answer_for(runner: SubmissionRunner, question: Question, item: DerivativeItem):
-    """The Answer (or Problem) for a derivative item."""
-    definition = runner.inspect(question.module, item.name)
-    problem = definition_problem(definition, question, question.module, item.name)
-    if problem is not None:
-        return problem
-    source = f"{question.module}.py"
-    if definition.status != "function":
-        return Problem(
-            f"{item.name} is a value, not a function",
-            f"{item.name} in {source} must be a function (def {item.name}(...):) whose parameters "
-            "name the quantities it needs.",
-            source, definition.line,
-        )
-    if definition.has_varargs:
-        return Problem(
-            f"{item.name} uses *args or **kwargs",
-            f"{item.name} must name every quantity it needs as a parameter (e.g. "
-            f"def {item.name}(x, w2, a1, yhat)); *args and **kwargs receive nothing.",
-            source, definition.line,
-        )
-    return PythonAnswer(runner, question.module, item.name, definition)
+class Submission:
+    """One submission's ways of answering: its worker (Python modules) and its answers.yaml."""
+
+    def __init__(self, runner: SubmissionRunner, written: WrittenAnswers) -> None:
+        self.runner = runner
+        self.written = written
+        self.notes: list[str] = []
+
+    def written_entry(self, question: Question, name: str, definition: Definition):
+        """The answers.yaml entry for an item the modules do not define, else None (noting a clash)."""
+        test_name = f"{question.id} {name}"
+        if definition.status not in ("missing_module", "missing_name"):
+            if self.written.has(test_name):
+                self.notes.append(
+                    f"{ANSWERS_FILE}: the entry for {test_name} is ignored because "
+                    f"{question.module}.py defines {name}"
+                )
+            return None
+        if test_name in self.written.problems:
+            return Problem(f"{ANSWERS_FILE}: the answer to {test_name} cannot be read",
+                           self.written.problems[test_name], ANSWERS_FILE)
+        if test_name in self.written.formulas:
+            return self.written.formulas[test_name]
+        if test_name in self.written.values:
+            return _Written(self.written.values[test_name])
+        if self.written.error is not None:
+            return Problem(self.written.error, self.written.error, ANSWERS_FILE)
+        return None
+
+    def answer(self, question: Question, item: DerivativeItem):
+        """The Answer (or Problem) for a derivative item."""
+        definition = self.runner.inspect(question.module, item.name)
+        written = self.written_entry(question, item.name, definition)
+        if isinstance(written, _Written):
+            return Problem(
+                f"{ANSWERS_FILE}: the answer to {question.id} {item.name} is not a formula",
+                f"In {ANSWERS_FILE}, a derivative is answered by a formula in quotes, such as "
+                f"\"a1 * (1 - a1)\"; found {written.value!r}.",
+                ANSWERS_FILE,
+            )
+        if written is not None:
+            return written
+        problem = definition_problem(definition, question, question.module, item.name)
+        if problem is not None:
+            return problem
+        source = f"{question.module}.py"
+        if definition.status != "function":
+            return Problem(
+                f"{item.name} is a value, not a function",
+                f"{item.name} in {source} must be a function (def {item.name}(...):) whose "
+                "parameters name the quantities it needs.",
+                source, definition.line,
+            )
+        if definition.has_varargs:
+            return Problem(
+                f"{item.name} uses *args or **kwargs",
+                f"{item.name} must name every quantity it needs as a parameter (e.g. "
+                f"def {item.name}(x, w2, a1, yhat)); *args and **kwargs receive nothing.",
+                source, definition.line,
+            )
+        return PythonAnswer(self.runner, question.module, item.name, definition)
+
+    def claim(self, question: Question, item: ClaimItem) -> tuple[object, Problem | None]:
+        """What the submission answered to a claim, or why it answered nothing."""
+        definition = self.runner.inspect(question.module, item.name)
+        written = self.written_entry(question, item.name, definition)
+        if isinstance(written, _Written):
+            return (written.value if isinstance(written.value, bool) else _NotABool(written.value)), None
+        if isinstance(written, Problem):
+            return None, written
+        if written is not None:  # a formula string where a bool was wanted
+            return _NotABool(written.formula.source), None
+        problem = definition_problem(definition, question, question.module, item.name)
+        if problem is not None:
+            return None, problem
+        if definition.status == "function":
+            return _NotABool(None, described="a function"), None
+        if definition.value_type == "bool":
+            return definition.value, None
+        return _NotABool(definition.value, definition.value_type), None
 
 
-def check_item(checker: AssignmentChecker, runner: SubmissionRunner, question: Question, item) -> ItemResult:
+@dataclass(frozen=True)
+class _Written:
+    """A non-formula value an answers.yaml entry gave (a bool for a claim, or a mistake)."""
+
+    value: object
+
+
+def check_item(checker: AssignmentChecker, submission: Submission, question: Question, item) -> ItemResult:
     """One item's verdict; a bug of the harness costs this item only, and is reported as such."""
     try:
         if isinstance(item, ClaimItem):
-            definition = runner.inspect(question.module, item.name)
-            problem = definition_problem(definition, question, question.module, item.name)
-            answered = definition.value if definition.value_type == "bool" else _NotABool(definition)
+            answered, problem = submission.claim(question, item)
             return checker.check_claim(question, item, answered, problem)
-        return checker.check_derivative(question, item, answer_for(runner, question, item))
+        return checker.check_derivative(question, item, submission.answer(question, item))
     except (KeyboardInterrupt, HarnessError):
         raise
     except Exception as error:  # an internal error: keep grading, say so loudly
@@ -137,8 +198,8 @@ def check_item(checker: AssignmentChecker, runner: SubmissionRunner, question: Q
         )
 
 
-def grade_question(checker: AssignmentChecker, runner: SubmissionRunner, question: Question) -> QuestionResult:
-    items = tuple(check_item(checker, runner, question, item) for item in question.items)
+def grade_question(checker: AssignmentChecker, submission: Submission, question: Question) -> QuestionResult:
+    items = tuple(check_item(checker, submission, question, item) for item in question.items)
     return QuestionResult(question.id, question.title, question.prompt, items)
 
 
@@ -186,7 +247,8 @@ def grade_submission(
         submission_timeout=checker.assignment.settings.submission_timeout,
     )
     with SubmissionRunner(submission, limits, require_sandbox=options.require_sandbox) as runner:
-        questions = tuple(grade_question(checker, runner, q) for q in checker.assignment.questions)
+        answering = Submission(runner, load_answers(submission))
+        questions = tuple(grade_question(checker, answering, q) for q in checker.assignment.questions)
         isolation = runner.isolation
     return SubmissionResult(
         submission=submission.name,
@@ -195,6 +257,7 @@ def grade_submission(
         questions=questions,
         settings=run_settings(checker, isolation, reproduce_command(checker.assignment, submission, checker)),
         execution_time=round(time.perf_counter() - started, 3),
+        notes=tuple(answering.notes),
     )
 
 
