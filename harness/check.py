@@ -98,6 +98,24 @@ def suggest(name: str, known: Sequence[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def collect(strategy: st.SearchStrategy[Example], seed_value: int, count: int) -> list[Example]:
+    """The first ``count`` distinct examples a seeded, database-free Hypothesis run draws."""
+    drawn: list[Example] = []
+    seen: set[tuple] = set()
+
+    # Hypothesis can draw an input twice; ask for more and keep the first `count` distinct.
+    @seed(seed_value)
+    @_search_settings(count + count // 2 + 10, [Phase.generate])
+    @given(strategy)
+    def gather(example: Example) -> None:
+        if example.key() not in seen:
+            seen.add(example.key())
+            drawn.append(example)
+
+    gather()
+    return drawn[:count]
+
+
 class _Failure(Exception):
     def __init__(self, example: Example, verdict: Verdict, output: str) -> None:
         super().__init__(verdict.message)
@@ -126,20 +144,8 @@ class AssignmentChecker:
         """The survey's inputs for one question and activation: the same for every submission."""
         key = (question.id, activation, count)
         if key not in self._drawn:
-            drawn: list[Example] = []
-            seen: set[tuple] = set()
-
-            # Hypothesis can draw an input twice; ask for more and keep the first `count` distinct.
-            @seed(self._seed_for(question, activation))
-            @_search_settings(count + count // 2 + 10, [Phase.generate])
-            @given(examples(self.assignment.model, activation))
-            def collect(example: Example) -> None:
-                if example.key() not in seen:
-                    seen.add(example.key())
-                    drawn.append(example)
-
-            collect()
-            self._drawn[key] = drawn[:count]
+            strategy = examples(self.assignment.model, activation)
+            self._drawn[key] = collect(strategy, self._seed_for(question, activation), count)
         return self._drawn[key]
 
     def arguments(

@@ -17,13 +17,12 @@ import numpy as np
 from hypothesis import Phase, given, seed
 
 from harness.backends import FLOAT64, MpmathBackend
-from harness.check import AssignmentChecker, _search_settings, as_value
+from harness.check import AssignmentChecker, _search_settings, as_value, collect
 from harness.formula import evaluate
-from harness.model import evaluate_model
 from harness.reference import reference_jacobian, reference_values
 from harness.results import Value
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
-from harness.strategies import Example, examples
+from harness.strategies import EXP_SAFE, Example, examples, unfiltered_examples, within_float64_range
 
 KEY_DIGITS = 25
 """An answer key must agree with the reference to this many significant digits."""
@@ -117,11 +116,7 @@ def check_key(assignment: Assignment, checker: AssignmentChecker, question: Ques
             pass
         example = shrunk[-1]
         _, key, want = _key_error(assignment, item, example, activation, backend, checker)
-        details: list[tuple[str, Value | str]] = list(example.values and [(n, as_value(v)) for n, v in example.values])
-        if example.sizes:
-            details.append(("dimensions", ", ".join(f"{d} = {n}" for d, n in example.sizes)))
-        if activation is not None:
-            details.append(("activation", activation))
+        details = list(_point_details(example, activation))
         details += [("answer key", _exact_value(key)), ("reference", _exact_value(want))]
         return Finding(
             subject, False,
@@ -151,44 +146,90 @@ def check_claim(checker: AssignmentChecker, question: Question, item: ClaimItem)
 
 
 def scan_domain(assignment: Assignment, checker: AssignmentChecker) -> list[Finding]:
-    """Points inside the domains where the model, or a key in float64, is not finite."""
+    """Where, inside the declared domains, the model is undefined or leaves float64's range."""
+    model = assignment.model
     findings: list[Finding] = []
-    count = 0
+    scanned = skipped = 0
     for question in assignment.questions:
-        n = max((checker.example_count(i) for i in question.items), default=0)
+        count = max((checker.example_count(i) for i in question.items), default=0)
         for activation in question.activations or (None,):
-            bind = {assignment.model.activation: activation} if assignment.model.activation and activation else {}
-            for example in checker.draw(question, activation, n):
-                count += 1
-                with np.errstate(all="ignore"):
-                    values = evaluate_model(assignment.model, example.point, FLOAT64, activation=activation)
-                bad = [name for name, value in values.items() if not np.all(np.isfinite(value))]
+            seed_value = checker._seed_for(question, activation) ^ 0x5CA1
+            points = collect(unfiltered_examples(model), seed_value, count)
+            outside = [p for p in points if not within_float64_range(model, p, activation)]
+            scanned, skipped = scanned + len(points), skipped + len(outside)
+            label = f"{question.id} domain" + (f" ({activation})" if len(question.activations) > 1 else "")
+            for point in points:
+                exact = reference_values(model, point.point, activation=activation,
+                                         digits=assignment.settings.reference_digits)
+                bad = [name for name, value in exact.items() if not all(_finite(v) for v in value.ravel())]
                 if bad:
                     findings.append(Finding(
-                        f"{question.id} domain", False,
-                        f"the model is not finite in float64 at a point inside the domains: {', '.join(bad)}",
-                        tuple((name, as_value(value)) for name, value in example.values),
+                        label, False,
+                        f"the model is undefined (nan or infinite) at a point inside the domains: {', '.join(bad)}",
+                        _point_details(point, activation),
                     ))
-                    return findings
-                for item in question.items:
-                    if not isinstance(item, DerivativeItem) or item.expected is None:
-                        continue
-                    exact = checker.oracle.jacobian(example, activation, item.of, item.wrt)
-                    env = dict(checker.oracle.quantities(example, activation))
-                    for g in item.given:
-                        env[g.name] = checker.oracle.jacobian(example, activation, g.of, g.wrt)
-                    with np.errstate(all="ignore"):
-                        key = np.asarray(evaluate(item.expected, env, FLOAT64, bind=bind), dtype=np.float64)
-                    if key.shape == exact.shape and np.any(~np.isfinite(key) & np.isfinite(exact)):
-                        findings.append(Finding(
-                            f"{question.id} {item.name}", True,
-                            f"the answer key `{item.expected.source}` overflows in float64 at a point where the "
-                            "true value is finite: students who write it this way will get nan there",
-                            tuple((name, as_value(value)) for name, value in example.values), warning=True,
-                        ))
-                        break
-    if not any(not f.ok for f in findings):
-        findings.append(Finding("domain", True, f"the model is finite in float64 on all {count} drawn inputs"))
+                    break
+            if outside and len(outside) == len(points):
+                findings.append(Finding(
+                    label, False,
+                    f"none of {len(points)} drawn inputs keeps every quantity within +-{EXP_SAFE:g}: "
+                    "nothing can be graded; narrow the domains",
+                    _point_details(outside[0], activation),
+                ))
+            elif outside:
+                findings.append(Finding(
+                    label, True,
+                    f"{len(outside)} of {len(points)} drawn inputs put a quantity beyond +-{EXP_SAFE:g}, "
+                    "where exp overflows float64; grading does not use such inputs",
+                    _point_details(outside[0], activation), warning=True,
+                ))
+            findings.extend(_overflowing_keys(assignment, checker, question, activation))
+    if all(f.ok for f in findings):
+        findings.append(Finding(
+            "domain", True,
+            f"the model is defined on all {scanned} scanned inputs; {skipped} were beyond float64's exp range",
+        ))
+    return findings
+
+
+def _finite(value) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except (OverflowError, ValueError):
+        return False
+
+
+def _point_details(example: Example, activation: str | None) -> tuple[tuple[str, Value | str], ...]:
+    details: list[tuple[str, Value | str]] = [(name, as_value(value)) for name, value in example.values]
+    if example.sizes:
+        details.append(("dimensions", ", ".join(f"{d} = {n}" for d, n in example.sizes)))
+    if activation is not None:
+        details.append(("activation", activation))
+    return tuple(details)
+
+
+def _overflowing_keys(assignment, checker, question, activation) -> list[Finding]:
+    """Answer keys that give nan/inf in float64 on gradable inputs where the truth is finite."""
+    findings = []
+    bind = {assignment.model.activation: activation} if assignment.model.activation and activation else {}
+    for item in question.items:
+        if not isinstance(item, DerivativeItem) or item.expected is None:
+            continue
+        for example in checker.draw(question, activation, checker.example_count(item)):
+            exact = checker.oracle.jacobian(example, activation, item.of, item.wrt)
+            env = dict(checker.oracle.quantities(example, activation))
+            for given_item in item.given:
+                env[given_item.name] = checker.oracle.jacobian(example, activation, given_item.of, given_item.wrt)
+            with np.errstate(all="ignore"):
+                key = np.asarray(evaluate(item.expected, env, FLOAT64, bind=bind), dtype=np.float64)
+            if key.shape == exact.shape and np.any(~np.isfinite(key) & np.isfinite(exact)):
+                findings.append(Finding(
+                    f"{question.id} {item.name}", True,
+                    f"the answer key {item.expected.source!r} gives nan or inf in float64 where the true "
+                    "value is finite: a student who writes it this way fails there",
+                    _point_details(example, activation), warning=True,
+                ))
+                break
     return findings
 
 

@@ -82,7 +82,8 @@ def within_float64_range(model: Model, example: Example, activation: str | None)
 
 
 @st.composite
-def _raw_examples(draw, model: Model) -> Example:
+def unfiltered_examples(draw, model: Model) -> Example:
+    """Dimensions, then every variable: any point of the domains (``check-spec`` scans these)."""
     size_map = draw(sizes(model))
     values = draw(values_at(model, size_map))
     return Example(
@@ -93,4 +94,4 @@ def _raw_examples(draw, model: Model) -> Example:
 
 def examples(model: Model, activation: str | None = None) -> st.SearchStrategy[Example]:
     """Draw the dimensions first, then every variable with the drawn shapes (float64-safe points)."""
-    return _raw_examples(model).filter(lambda example: within_float64_range(model, example, activation))
+    return unfiltered_examples(model).filter(lambda example: within_float64_range(model, example, activation))
