@@ -33,7 +33,7 @@ from harness.judge import Diagnosis, Record, Verdict, diagnose, judge
 from harness.oracle import Oracle
 from harness.results import ClaimEvidence, Counterexample, ItemResult, Value
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
-from harness.strategies import Example, examples, values_at
+from harness.strategies import Example, examples, values_at, within_float64_range
 
 SHRINK_BUDGET = 200
 """New inputs the shrinker may try per failing item (a count, not a time, to stay deterministic)."""
@@ -236,12 +236,13 @@ class AssignmentChecker:
         failing = [(e, memo[e.key()]) for e in drawn if not memo[e.key()][0].ok]
         if not failing:
             return len(drawn)
-        diagnosis = diagnose(records, rtol=item.rtol, atol=item.atol, name=item.name)
         example, (verdict, output) = failing[0]
         if verdict.kind not in NOT_SHRUNK:
             shrunk = self._shrink(question, item, answer, activation, memo)
             if shrunk is not None:
                 example, verdict, output = shrunk
+        shown = Record(example.sizes, self.want(item, example, activation), verdict)
+        diagnosis = diagnose(records, rtol=item.rtol, atol=item.atol, name=item.name, shown=shown)
         counterexample = self.counterexample(item, example, activation, answer.parameters, verdict)
         return diagnosis, counterexample, output
 
@@ -315,11 +316,12 @@ class AssignmentChecker:
         count = self.example_count(item)
 
         def pairs(activation):
+            """Two gradable inputs that differ only in the claim's variable."""
             return examples(model, activation).flatmap(
                 lambda example: values_at(model, example.size_map, only=item.changes_with).map(
                     lambda new: (example, example.replace(item.changes_with, new[item.changes_with]))
                 )
-            )
+            ).filter(lambda pair: within_float64_range(model, pair[1], activation))
 
         def derivative(example, activation):
             return self.oracle.jacobian(example, activation, item.of, item.wrt)

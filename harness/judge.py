@@ -107,14 +107,22 @@ def _factor(records: Sequence[Record], rtol: float, atol: float) -> float | None
     return None
 
 
-def diagnose(records: Sequence[Record], *, rtol: float, atol: float, name: str) -> Diagnosis:
-    """Explain the failures among ``records`` (every judged example of one item)."""
+def diagnose(
+    records: Sequence[Record], *, rtol: float, atol: float, name: str, shown: Record | None = None
+) -> Diagnosis:
+    """Explain the failures among ``records`` (every judged example of one item).
+
+    ``shown`` is the failure the report displays (the shrunk counterexample); details that depend
+    on one input (a message, shapes) are taken from it so the text and the example agree.
+    """
     failures = [r for r in records if not r.verdict.ok]
     if not failures:
         return Diagnosis("correct", "")
     total, failed = len(records), len(failures)
     kinds = {r.verdict.kind for r in failures}
-    first = failures[0].verdict
+    if shown is None or shown.verdict.ok:
+        shown = failures[0]
+    first = shown.verdict
 
     for kind, what in (
         ("timeout", "did not finish in time"),
@@ -139,7 +147,7 @@ def diagnose(records: Sequence[Record], *, rtol: float, atol: float, name: str) 
         message = next(r.verdict.message for r in failures if r.verdict.kind == "bad_value")
         return Diagnosis(message, f"{name} must return a number or an array of numbers: it {message}.")
     if "shape" in kinds:
-        return _diagnose_shape(records, failures, rtol, atol, name)
+        return _diagnose_shape(records, failures, shown, rtol, atol, name)
     if kinds == {"nonfinite"}:
         return Diagnosis(
             "returned nan or inf where the true value is finite",
@@ -159,8 +167,8 @@ def _only_scalar_sizes_pass(records: Sequence[Record], failures: Sequence[Record
     return has_dims and bool(passed_scalar) and all(not scalar(r) for r in failures)
 
 
-def _diagnose_shape(records, failures, rtol, atol, name) -> Diagnosis:
-    record = failures[0]
+def _diagnose_shape(records, failures, shown, rtol, atol, name) -> Diagnosis:
+    record = shown if shown.verdict.kind == "shape" else next(r for r in failures if r.verdict.kind == "shape")
     got = record.verdict.received
     want = record.want
     sizes = ", ".join(f"{dim} = {n}" for dim, n in record.sizes)

@@ -1,0 +1,6 @@
+"""Adapters to where users work: GitHub Actions, Gradescope. Each module has one job.
+
+``github`` writes a student repository's workflow and reports a grading step to GitHub;
+``gradescope_bundle`` builds the autograder zip; ``autograder`` is what runs inside it. Like the
+CLI, they sit on top of ``harness.grade`` and ``harness.report`` and add no grading logic.
+"""
