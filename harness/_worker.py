@@ -7,8 +7,9 @@ Protocol: every message in both directions is a frame, ``4-byte big-endian heade
 ``header`` (UTF-8 JSON object), then ``header["nbytes"]`` bytes of raw little-endian float64
 payload. The parent sends requests on REQUEST_FD; this script answers on REPLY_FD. The first
 request is ``hello``, which carries the run's token; every reply repeats it. Student output goes
-to fds 1 and 2, which the parent drains separately, so nothing a student prints is ever read as a
-reply.
+to fds 1 and 2 (one pipe), which the parent drains separately, so nothing a student prints is ever
+read as a reply. Before each reply the worker writes ``\0harness-end-of-output:TOKEN\0`` to that
+pipe (through its own copy of fd 1), so the parent knows which output belongs to which reply.
 
 Once student code has run, this process belongs to the student: it can read the token from memory
 and write to any fd it holds. The parent therefore treats every reply as a hostile claim about the
@@ -113,9 +114,11 @@ def _text(value, limit=_MAX_TEXT):
 class Worker:
     """Serve requests for one submission until the parent closes the request pipe."""
 
-    def __init__(self, request_fd, reply_fd, submission_dir, limits):
+    def __init__(self, request_fd, reply_fd, output_fd, submission_dir, limits):
         self.request_fd = request_fd
         self.reply_fd = reply_fd
+        self.output_fd = output_fd
+        self.mark = b""
         self.submission_dir = os.path.abspath(submission_dir)
         self.limits = limits
         self.token = ""
@@ -136,6 +139,10 @@ class Worker:
         header = dict(header, token=self.token, nbytes=len(payload))
         data = self._dumps(header, ensure_ascii=True, allow_nan=False).encode("ascii")
         self._flush_student_output()
+        try:
+            _write_all(self.output_fd, self.mark)
+        except OSError:  # the student closed it: the parent then takes whatever output it has
+            pass
         _write_all(self.reply_fd, _HEADER.pack(len(data)) + data + payload)
 
     def _flush_student_output(self):
@@ -152,6 +159,7 @@ class Worker:
         if header.get("op") != "hello":
             return
         self.token = header["token"]
+        self.mark = ("\0harness-end-of-output:" + self.token + "\0").encode("ascii")
         _set_limits(self.limits)
         if self.submission_dir not in sys.path:
             # Appended, not prepended: a student's numpy.py or random.py never shadows the real one.
@@ -381,7 +389,8 @@ def _private_fd(fd):
 
 def main(argv):
     request_fd, reply_fd = _private_fd(int(argv[1])), _private_fd(int(argv[2]))
-    worker = Worker(request_fd, reply_fd, argv[3], json.loads(argv[4]))
+    output_fd = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, _PRIVATE_FD_MIN)
+    worker = Worker(request_fd, reply_fd, output_fd, argv[3], json.loads(argv[4]))
     try:
         worker.serve()
     except (_Closed, BrokenPipeError):

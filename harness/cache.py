@@ -255,9 +255,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def _encode_entry(digest: str, arrays: Mapping[str, np.ndarray], meta: object) -> bytes:
     described, chunks = [], []
     for name, value in arrays.items():
-        array = np.ascontiguousarray(value, dtype="<f8")
+        array = np.asarray(value, dtype="<f8")  # not ascontiguousarray: it makes 0-d arrays 1-d
         described.append([name, list(array.shape)])
-        chunks.append(array.tobytes())
+        chunks.append(array.tobytes(order="C"))
     header = json.dumps({"key": digest, "arrays": described, "meta": meta}, allow_nan=False).encode()
     body = _PREFIX.pack(_MAGIC, FORMAT, len(header)) + header + b"".join(chunks)
     return body + hashlib.sha256(body).digest()

@@ -7,12 +7,14 @@ Exit codes: 0 done (whatever the grades), 1 usage or spec error, 2 a score below
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from harness._version import __version__
+from harness.config import Config, find_config
 from harness.errors import HarnessError, UsageError
 
 EXIT_OK, EXIT_USER, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -39,14 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         "submission; any other folder is a folder of submissions.",
     )
     grade.add_argument("paths", nargs="*", type=Path, metavar="SPEC_OR_SUBMISSION")
-    grade.add_argument("--out", "-o", type=Path, default=DEFAULT_OUT, help="report folder (default: reports)")
+    grade.add_argument("--out", "-o", type=Path, help="report folder (default: reports)")
     grade.add_argument("--seed", type=int, help="override the specs' seed")
     grade.add_argument("--examples", type=_positive_int, help="override examples per item")
     grade.add_argument("--fail-under", type=_percent, metavar="PERCENT",
                        help="exit 2 if any submission scores below PERCENT of the maximum")
-    grade.add_argument("--require-sandbox", action="store_true",
+    grade.add_argument("--require-sandbox", action="store_true", default=None,
                        help="refuse to grade unless the bubblewrap sandbox can run")
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report to FILE")
+    grade.add_argument("--github", action="store_true",
+                       help="in GitHub Actions: write the job summary and annotate failing lines")
+    _add_speed_options(grade)
 
     check = commands.add_parser("check-spec", help="verify a spec's answer keys and claims",
                                 description="Load specs, check every answer key and claim against "
@@ -54,7 +60,81 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("specs", nargs="*", type=Path, metavar="SPEC")
     check.add_argument("--seed", type=int, help="override the specs' seed")
     check.add_argument("--examples", type=_positive_int, help="override examples per item")
+    _add_speed_options(check)
+
+    cache = commands.add_parser(
+        "cache", help="show or clear the reference cache",
+        description="The reference cache keeps true values and drawn inputs between runs, in "
+        "$HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness, else ~/.cache/harness.",
+    )
+    cache.add_argument("action", choices=["info", "clear"])
+    cache.add_argument("--cache-dir", type=Path, metavar="DIR", help="the cache folder (default: see above)")
+
+    init_ci = commands.add_parser(
+        "init-ci", help="write a CI workflow for a student repository",
+        description="Write .github/workflows/harness.yml: on every push, install the harness, grade "
+        "the repository as its [tool.harness] says, publish the report as the job summary and "
+        "annotations, upload it as an artifact, and fail below --fail-under.",
+    )
+    init_ci.add_argument("provider", choices=["github"])
+    init_ci.add_argument("--install", metavar="REQUIREMENT",
+                         help="what pip installs: a requirement (default: derivgrade-harness) or a git URL")
+    init_ci.add_argument("--python", metavar="VERSION", help="Python version of the job (default: 3.11)")
+    init_ci.add_argument("--fail-under", type=_percent, metavar="PERCENT",
+                         help="fail the job when the score is below PERCENT of the maximum")
+    init_ci.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: here)")
+    init_ci.add_argument("--force", action="store_true", help="overwrite an existing workflow")
+
+    bundle = commands.add_parser(
+        "gradescope", help="build a Gradescope autograder zip",
+        description="Build a Gradescope autograder bundle grading against the specs, the harness "
+        "itself included; seed, examples and --require-sandbox are fixed into it.",
+    )
+    bundle.add_argument("specs", nargs="*", type=Path, metavar="SPEC")
+    bundle.add_argument("--output", "-o", type=Path, default=Path("autograder.zip"),
+                        help="the zip to write (default: autograder.zip)")
+    _add_grading_options(bundle)
+
+    autograde = commands.add_parser(
+        "autograde", help="grade a Gradescope submission (what run_autograder runs)",
+        description="Grade ROOT/submission against the specs and always write "
+        "ROOT/results/results.json, also when grading fails.",
+    )
+    autograde.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
+    autograde.add_argument("--root", type=Path, default=Path("/autograder"),
+                           help="Gradescope's folder (default: /autograder)")
+    _add_grading_options(autograde)
     return parser
+
+
+def _add_speed_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
+                        help="grading processes (default: the number of CPUs); the reports do not depend on it")
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help="reference cache folder (default: $HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor keep a reference cache")
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    return args.jobs or os.cpu_count() or 1
+
+
+def _cache_dir(args: argparse.Namespace) -> Path | None:
+    """The persistent cache folder the command asked for, or None for --no-cache."""
+    from harness.cache import default_cache_dir
+
+    if getattr(args, "no_cache", False):
+        if args.cache_dir is not None:
+            raise UsageError("--cache-dir and --no-cache contradict each other; give one of them")
+        return None
+    return args.cache_dir or default_cache_dir()
+
+
+def _add_grading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, help="override the specs' seed")
+    parser.add_argument("--examples", type=_positive_int, help="override examples per item")
+    parser.add_argument("--require-sandbox", action="store_true", default=None,
+                        help="refuse to grade unless the bubblewrap sandbox can run")
 
 
 def _positive_int(text: str) -> int:
@@ -81,8 +161,8 @@ def is_submission(folder: Path) -> bool:
     return any(folder.glob("*.py")) or (folder / "answers.yaml").exists()
 
 
-def split_paths(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
-    """Spec files and submission folders among the command's paths (defaults when none given)."""
+def split_paths(paths: Sequence[Path], config: Config = Config()) -> tuple[list[Path], list[Path]]:
+    """Spec files and submission folders among the command's paths (configured or default when none)."""
     specs: list[Path] = []
     submissions: list[Path] = []
     for path in paths:
@@ -95,42 +175,65 @@ def split_paths(paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:
                 submissions.extend(sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")))
         else:
             raise UsageError(f"{str(path)!r} is neither a spec file (.yaml) nor a submission folder")
-    if not specs:
-        specs = sorted(DEFAULT_SPECS.glob("*.yaml"))
-        if not specs:
-            raise UsageError("no spec given and no specs/*.yaml here: pass one or more SPEC.yaml files")
+    specs = specs or spec_paths((), config)
     if not submissions and not any(p.is_dir() for p in paths):
-        submissions = sorted(p for p in DEFAULT_SUBMISSIONS.glob("*") if p.is_dir() and not p.name.startswith("."))
+        # A configured submission is one submission, even before it holds any file.
+        submissions = [config.submission] if config.submission else sorted(
+            p for p in DEFAULT_SUBMISSIONS.glob("*") if p.is_dir() and not p.name.startswith(".")
+        )
     if not submissions:
         raise UsageError("no submissions: pass submission folders, or run where submissions/ has some")
     return specs, submissions
+
+
+def spec_paths(given: Sequence[Path], config: Config) -> list[Path]:
+    """The specs given, else the configured ones, else specs/*.yaml."""
+    specs = list(given) or list(config.specs) or sorted(DEFAULT_SPECS.glob("*.yaml"))
+    if not specs:
+        raise UsageError("no spec given and no specs/*.yaml here: pass one or more SPEC.yaml files")
+    return specs
 
 
 def _grade(args: argparse.Namespace) -> int:
     from harness.grade import GradeOptions, grade_all
     from harness.spec import load_spec
 
-    specs, submissions = split_paths(args.paths)
+    config = find_config(Path.cwd()).override(
+        out=args.out, seed=args.seed, examples=args.examples, fail_under=args.fail_under,
+        require_sandbox=args.require_sandbox, junit=args.junit,
+    )
+    specs, submissions = split_paths(args.paths, config)
     assignments = [load_spec(path) for path in specs]
-    options = GradeOptions(seed=args.seed, examples=args.examples, require_sandbox=args.require_sandbox)
+    out = config.out or DEFAULT_OUT
+    options = GradeOptions(seed=config.seed, examples=config.examples, require_sandbox=bool(config.require_sandbox),
+                           jobs=_jobs(args), cache_dir=_cache_dir(args))
     chatty = not args.quiet and len(assignments) * len(submissions) > 1
     progress = (lambda line: print(line, file=sys.stderr, flush=True)) if chatty else None
-    outcome = grade_all(assignments, submissions, args.out, options, progress)
+    outcome = grade_all(assignments, submissions, out, options, progress)
     finished = [r for results in outcome.results.values() for r in results]
     for result in finished if not chatty else []:
         print(f"{result.submission}: {result.score:g}/{result.max_score:g}", file=sys.stderr)
-    print(f"reports written to {args.out}", file=sys.stderr)
+    print(f"reports written to {out}", file=sys.stderr)
+    if config.junit is not None:
+        from harness.outputs import write_atomically
+        from harness.report import render_junit
+
+        write_atomically(config.junit, render_junit(finished))
+    if args.github:
+        from harness.integrations import github
+
+        github.publish(assignments, outcome.results, submissions)
     if outcome.internal_errors:
         print(f"harness: the grader failed on {outcome.internal_errors} item(s); see above", file=sys.stderr)
         return EXIT_INTERNAL
     if outcome.interrupted:
         print(f"interrupted: kept the {len(finished)} finished reports", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if args.fail_under is not None:
-        low = [r for r in finished if r.max_score and 100 * r.score / r.max_score < args.fail_under]
+    if config.fail_under is not None:
+        low = [r for r in finished if r.max_score and 100 * r.score / r.max_score < config.fail_under]
         if low:
             names = ", ".join(f"{r.submission} ({100 * r.score / r.max_score:.0f}%)" for r in low)
-            print(f"below {args.fail_under:g}%: {names}", file=sys.stderr)
+            print(f"below {config.fail_under:g}%: {names}", file=sys.stderr)
             return EXIT_FAILED
     return EXIT_OK
 
@@ -139,16 +242,64 @@ def _check_spec(args: argparse.Namespace) -> int:
     from harness.checkspec import check_spec, render_spec_report
     from harness.spec import load_spec
 
-    specs = list(args.specs) or sorted(DEFAULT_SPECS.glob("*.yaml"))
-    if not specs:
-        raise UsageError("no spec given and no specs/*.yaml here: pass one or more SPEC.yaml files")
+    config = find_config(Path.cwd()).override(seed=args.seed, examples=args.examples)
     status = EXIT_OK
-    for path in specs:
-        report = check_spec(load_spec(path), seed=args.seed, examples=args.examples)
+    assignments = []
+    for path in spec_paths(args.specs, config):
+        assignments.append(load_spec(path))
+        report = check_spec(assignments[-1], seed=config.seed, examples=config.examples)
         print(render_spec_report(report))
         if not report.ok:
             status = EXIT_FAILED
+    cache_dir = _cache_dir(args)
+    if status == EXIT_OK and cache_dir is not None:  # so the first grading run finds its references
+        from harness.parallel import warm_cache
+
+        warm_cache(assignments, cache_dir, seed=config.seed, examples=config.examples, jobs=_jobs(args))
     return status
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from harness.cache import ReferenceCache
+    from harness.runner import format_bytes
+
+    cache = ReferenceCache(_cache_dir(args))
+    info = cache.clear() if args.action == "clear" else cache.info()
+    verb = "removed" if args.action == "clear" else "holds"
+    print(f"{info.directory} {verb} {info.entries} entries ({format_bytes(info.bytes)})")
+    return EXIT_OK
+
+
+def _init_ci(args: argparse.Namespace) -> int:
+    from harness.integrations import github
+
+    path, warnings = github.init_workflow(args.repo, install=args.install, python=args.python,
+                                          fail_under=args.fail_under, force=args.force)
+    for warning in warnings:
+        print(f"harness: warning: {warning}", file=sys.stderr)
+    print(f"wrote {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from harness.grade import GradeOptions
+    from harness.integrations.gradescope_bundle import build_bundle
+
+    config = find_config(Path.cwd()).override(seed=args.seed, examples=args.examples,
+                                              require_sandbox=args.require_sandbox)
+    options = GradeOptions(seed=config.seed, examples=config.examples, require_sandbox=bool(config.require_sandbox))
+    names = build_bundle(spec_paths(args.specs, config), args.output, options)
+    print(f"wrote {args.output} ({len(names)} files)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _autograde(args: argparse.Namespace) -> int:
+    from harness.grade import GradeOptions
+    from harness.integrations.autograder import autograde
+
+    options = GradeOptions(seed=args.seed, examples=args.examples, require_sandbox=bool(args.require_sandbox))
+    autograde(args.root, args.specs, options)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,6 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _grade(args)
         if args.command == "check-spec":
             return _check_spec(args)
+        if args.command == "cache":
+            return _cache(args)
+        if args.command == "init-ci":
+            return _init_ci(args)
+        if args.command == "gradescope":
+            return _gradescope(args)
+        if args.command == "autograde":
+            return _autograde(args)
         build_parser().print_help()
         return EXIT_OK
     except HarnessError as error:

@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.errors import SpecError
 
-__all__ = ["CONFIG_FILES", "KEYS", "Config", "find_config", "read_config"]
+__all__ = ["CONFIG_FILES", "KEYS", "Config", "find_config", "parse_toml", "read_config"]
 
 CONFIG_FILES = ("harness.toml", "pyproject.toml")
 """The files looked for in each folder, the first found winning."""
@@ -185,27 +185,17 @@ def _spec_paths(value: Any, where: _Where) -> tuple[Path, ...]:
     return tuple(found)
 
 
-@dataclass(frozen=True)
-class _Key:
-    name: str
-    read: Callable[[Any, _Where], Any]
-    doc: str
-
-
-KEYS = (
-    _Key("specs", _spec_paths, "Spec files to grade against: a path, a folder of .yaml specs, a glob "
-         "pattern, or an array of them."),
-    _Key("submission", _folder, "The submission folder to grade: the student's repository root "
-         "(\".\") in a student repo."),
-    _Key("out", _path, "Folder `harness grade` writes its reports to."),
-    _Key("seed", _integer(0), "Overrides the specs' seed."),
-    _Key("examples", _integer(1), "Overrides the examples per item."),
-    _Key("fail_under", _percent, "`harness grade` exits 2 when a submission scores below this "
-         "percentage of the maximum."),
-    _Key("require_sandbox", _boolean, "Refuse to grade unless the bubblewrap sandbox runs."),
-    _Key("junit", _path, "Also write a JUnit XML report to this file."),
-)
-"""Every configuration key: its name, how its value is read, what it means."""
+KEYS: dict[str, Callable[[Any, _Where], Any]] = {
+    "specs": _spec_paths,
+    "submission": _folder,
+    "out": _path,
+    "seed": _integer(0),
+    "examples": _integer(1),
+    "fail_under": _percent,
+    "require_sandbox": _boolean,
+    "junit": _path,
+}
+"""Every configuration key and how its value is read; docs/integrations.md says what each means."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,7 +225,7 @@ def read_config(path: Path) -> Config | None:
     in_pyproject = path.name == "pyproject.toml"
     if in_pyproject and "harness" not in text:
         return None  # no [tool.harness] table: no need to parse (nor a TOML parser, on 3.10)
-    data = _parse_toml(text, path)
+    data = parse_toml(text, path)
     table: tuple[str, ...] = _TABLE if in_pyproject else ()
     values: Any = data
     for part in table:
@@ -250,14 +240,13 @@ def read_config(path: Path) -> Config | None:
 
 
 def _config(values: dict, path: Path, text: str, table: tuple[str, ...]) -> Config:
-    known = [key.name for key in KEYS]
     settings: dict[str, Any] = {}
     for name, value in values.items():
         where = _Where(path, text, table, name)
-        if name not in known:
-            raise where.error(f"unknown key {name!r}; expected one of: {', '.join(known)}",
-                              _unknown_key_hint(name, known, table))
-        settings[name] = next(key for key in KEYS if key.name == name).read(value, where)
+        if name not in KEYS:
+            raise where.error(f"unknown key {name!r}; expected one of: {', '.join(KEYS)}",
+                              _unknown_key_hint(name, list(KEYS), table))
+        settings[name] = KEYS[name](value, where)
     return Config(**settings, file=path)
 
 
@@ -273,7 +262,8 @@ def _unknown_key_hint(name: str, known: list[str], table: tuple[str, ...]) -> st
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)$")
 
 
-def _parse_toml(text: str, path: Path) -> dict:
+def parse_toml(text: str, path: Path) -> dict:
+    """Parse TOML text, a syntax error becoming a ``SpecError`` at the file and line."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10: the backport tomllib was made from

@@ -7,6 +7,7 @@ interrupted run keeps every submission it finished.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
 import time
@@ -22,8 +23,10 @@ import numpy as np
 from harness._version import __version__
 from harness.answers import ANSWERS_FILE, WrittenAnswers, load_answers
 from harness.check import AssignmentChecker, Problem
-from harness.errors import HarnessError
+from harness.errors import HarnessError, UsageError
 from harness.outputs import write_class, write_submission
+from harness.cached_check import CachedChecker
+from harness.parallel import graded, run_cache
 from harness.results import ItemResult, QuestionResult, RunSettings, SubmissionResult
 from harness.runner import Definition, Limits, SubmissionRunner
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
@@ -31,12 +34,20 @@ from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
 
 @dataclass(frozen=True)
 class GradeOptions:
-    """How to grade: overrides of the spec's settings and the worker's limits."""
+    """How to grade: overrides of the spec's settings, the worker's limits, parallelism and caching."""
 
     seed: int | None = None
     examples: int | None = None
     limits: Limits | None = None
     require_sandbox: bool = False
+    jobs: int = 1
+    """Grading processes (see ``harness.parallel``); the reports are the same whatever the number."""
+    cache_dir: Path | None = None
+    """The persistent reference cache's folder (see ``harness.cache``); ``None``: no persistent cache."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise UsageError(f"jobs must be a whole number of at least 1, got {self.jobs!r}")
 
 
 class PythonAnswer:
@@ -290,32 +301,44 @@ def grade_all(
     options: GradeOptions = GradeOptions(),
     progress: Progress | None = None,
 ) -> RunOutcome:
-    """Grade every submission against every assignment, writing reports as each one finishes."""
-    outcome = RunOutcome()
+    """Grade every submission against every assignment, writing reports as each one finishes.
+
+    With ``options.jobs`` above 1, that many processes grade (``harness.parallel``); submissions
+    finish in any order, but every file written is the same whatever the number.
+    """
+    outcome = RunOutcome(results={assignment.path: [] for assignment in assignments})
     many = len(assignments) > 1
-    total = len(assignments) * len(submissions)
-    done = 0
+    tasks = [(number, submission) for number in range(len(assignments)) for submission in submissions]
     try:
-        for assignment in assignments:
-            folder = output_folder(out, assignment, many)
-            checker = AssignmentChecker(assignment, seed=options.seed, examples=options.examples)
-            finished = outcome.results.setdefault(assignment.path, [])
-            try:
-                for submission in submissions:
-                    result = grade_submission(checker, submission, options)
-                    write_submission(folder, result)
-                    finished.append(result)
-                    done += 1
+        with run_cache(options.cache_dir, options.jobs) as cache:
+            checkers = [
+                CachedChecker(assignment, seed=options.seed, examples=options.examples, cache=cache)
+                for assignment in assignments
+            ]
+
+            def grade(task: tuple[int, Path]) -> SubmissionResult:
+                number, submission = task
+                return grade_submission(checkers[number], submission, options)
+
+            with contextlib.closing(graded(checkers, tasks, grade, options.jobs)) as results:
+                for done, (index, result) in enumerate(results, start=1):
+                    assignment = assignments[tasks[index][0]]
+                    write_submission(output_folder(out, assignment, many), result)
+                    outcome.results[assignment.path].append(result)
                     if progress is not None:
                         progress(
-                            f"[{done}/{total}] {Path(assignment.path).name} {result.submission}: "
+                            f"[{done}/{len(tasks)}] {Path(assignment.path).name} {result.submission}: "
                             f"{_points(result.score)}/{_points(result.max_score)}"
                         )
-            finally:
-                if finished:
-                    write_class(folder, finished)
     except KeyboardInterrupt:
         outcome.interrupted = True
+    finally:
+        order = {submission.name: position for position, submission in enumerate(submissions)}
+        for assignment in assignments:
+            finished = outcome.results[assignment.path]
+            finished.sort(key=lambda result: order[result.submission])
+            if finished:
+                write_class(output_folder(out, assignment, many), finished)
     return outcome
 
 

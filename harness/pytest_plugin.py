@@ -22,6 +22,7 @@ an error (the answer could not be checked: a missing file, a module that does no
 
 from __future__ import annotations
 
+import argparse
 import ast
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,9 +42,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-submission", metavar="FOLDER", type=Path,
                     help="the submission folder to grade (default: [tool.harness] submission, "
                     "else the folder of the configuration, else the rootdir); enables the plugin")
-    group.addoption("--harness-seed", metavar="N", type=int, help="override the specs' seed")
-    group.addoption("--harness-examples", metavar="N", type=int,
+    group.addoption("--harness-seed", metavar="N", type=_at_least(0), help="override the specs' seed")
+    group.addoption("--harness-examples", metavar="N", type=_at_least(1),
                     help="override the examples per item")
+
+
+def _at_least(minimum: int):
+    def whole_number(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text!r}")
+        return int(text)
+
+    return whole_number
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,7 +70,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> SpecFile | None:
     state = parent.config.stash.get(_STATE, None)
-    if state is None or file_path.resolve() not in state.specs:
+    if state is None or file_path.suffix not in (".yaml", ".yml") or file_path.resolve() not in state.specs:
         return None
     state.collected.add(file_path.resolve())
     return SpecFile.from_parent(parent, path=file_path)
@@ -80,15 +90,15 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str] | None:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
-    if state is None:
-        return
-    for spec, graded in state.graded.items():
-        if isinstance(graded, BaseException):
-            continue
-        terminalreporter.write_line(
-            f"harness: {_shown(spec, config)}: {graded.score:g} / {graded.max_score:g} points "
-            f"on the {len(graded.items)} item(s) run"
-        )
+    scores = [] if state is None else [
+        f"{_shown(spec, config)}: {graded.score:g} / {graded.max_score:g} points on the "
+        f"{len(graded.items)} item(s) run"
+        for spec, graded in state.graded.items() if not isinstance(graded, BaseException)
+    ]
+    if scores:
+        terminalreporter.section("harness score")
+        for line in scores:
+            terminalreporter.write_line(line)
 
 
 # ---------------------------------------------------------------------------------------------

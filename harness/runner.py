@@ -10,10 +10,18 @@ evaluated; its exit code and stdout never count toward a verdict.
 Every reply is treated as a hostile claim about the call in flight: once student code has run,
 the worker process is the student's, and a student who reads the worker's memory can learn the
 run token and write frames to the reply fd. That buys nothing a ``return`` statement does not:
-the worker never holds an expected value, and a frame for any other call, or any malformed
-byte, is a protocol violation that ends the worker and costs only the student's own call. The
-token stops forgeries from processes that do not share the worker's memory (a child process
-started before the token arrived cannot see it; other submissions' workers do not have it).
+the worker never holds an expected value, and a frame for a later call, or any malformed byte,
+is a protocol violation that ends the worker and costs only the student's own call. A frame for
+an earlier call is dropped: it is the genuine reply whose place a forged one took, and failing
+the next request for it would cost an item the forgery never touched. The token stops forgeries
+from processes that do not share the worker's memory (a child process started before the token
+arrived cannot see it; other submissions' workers do not have it).
+
+Output: the worker's stdout and stderr share one pipe, drained separately from replies. Before
+each reply the worker writes an end-of-output mark (holding the token) to that pipe, so the
+parent gives each call exactly the output printed up to its own reply, even when several replies
+arrive at once. Output never counts toward a verdict; a student who forges marks only shifts
+which of their own calls their output is shown with.
 
 Deadlines are wall-clock and enforced here: each request gets ``call_timeout`` and the whole
 submission ``submission_timeout`` of worker time. On expiry, crash or memory exhaustion the
@@ -23,6 +31,7 @@ hang costs only the calls it hung on.
 
 from __future__ import annotations
 
+import collections
 import json
 import keyword
 import math
@@ -64,7 +73,8 @@ class Limits:
 
     call_timeout: float = 2.0  # per request, wall clock, enforced from the parent
     submission_timeout: float = 120.0  # worker time for the whole submission
-    memory_bytes: int = 1 << 30  # RLIMIT_AS; numpy alone needs about 150 MiB
+    memory_bytes: int = 1 << 30  # RLIMIT_AS per process, and the memory cgroup's limit for the worker
+    # and all its children together where there is one; numpy alone needs about 150 MiB
     cpu_seconds: int = 60  # RLIMIT_CPU, per worker process
     file_size_bytes: int = 1 << 20  # RLIMIT_FSIZE
     open_files: int = 64  # RLIMIT_NOFILE
@@ -149,19 +159,27 @@ class _Worker:
     def __init__(self, runner: SubmissionRunner) -> None:
         self.limits = runner.limits
         self.token = secrets.token_hex(16)
+        self.mark = f"\x00harness-end-of-output:{self.token}\x00".encode("ascii")  # as _worker.py writes it
         self.imported: set[str] = set()
         self.next_id = 0
         self.inbox = bytearray()
-        self.output = bytearray()
-        self.output_total = 0
-        self.cgroup: _sandbox.PidsCgroup | None = None
+        self.output = bytearray()  # kept output of the reply being read (capped)
+        self.output_total = 0  # its size in bytes, kept or not
+        self.output_tail = b""  # bytes that may be the start of a mark split across reads
+        self.finished: collections.deque[tuple[bytes, int]] = collections.deque()  # output per reply
+        self.cgroup: _sandbox.WorkerCgroup | None = None
+        self.oom_kills_before = 0  # the memory cgroup's OOM kill count when the last request was sent
         runner.workers_started += 1
-        if runner.sandbox.pids_cgroup is not None:
+        if runner.sandbox.pids_cgroup is not None or runner.sandbox.memory_cgroup is not None:
             name = f"harness-{os.getpid()}-{id(runner):x}-{runner.workers_started}"
             try:
-                self.cgroup = _sandbox.PidsCgroup(runner.sandbox.pids_cgroup, name, self.limits.processes)
+                self.cgroup = _sandbox.WorkerCgroup(
+                    runner.sandbox, name, max_processes=self.limits.processes, memory_bytes=self.limits.memory_bytes
+                )
             except OSError as error:
-                raise HarnessError(f"could not create the worker's pids cgroup {name!r}: {error}") from error
+                raise HarnessError(f"could not create the worker's cgroup {name!r}: {error}") from error
+        self.exit_fd: int | None = None  # a pidfd: readable once the worker has exited
+        self.exited = False
         request_read, self.request_fd = os.pipe()
         self.reply_fd, reply_write = os.pipe()
         self.output_fd, output_write = os.pipe()
@@ -200,16 +218,26 @@ class _Worker:
         self.poller.register(self.reply_fd, select.POLLIN)
         self.poller.register(self.output_fd, select.POLLIN)
         self.output_open = True
+        # A child the student forked keeps the reply pipe open after the worker dies; without a
+        # pidfd (Linux < 5.3) that death is noticed only when the call's deadline expires.
+        try:
+            self.exit_fd = os.pidfd_open(self.process.pid)
+            self.poller.register(self.exit_fd, select.POLLIN)
+        except (AttributeError, OSError):
+            self.exit_fd = None
 
     # ------------------------------------------------------------------------ transport
     def send(self, header: dict, payload: bytes, deadline: float) -> None:
         """Write one request frame, reading output meanwhile so neither side can block the other."""
         data = json.dumps(dict(header, nbytes=len(payload))).encode()
         view = memoryview(_HEADER.pack(len(data)) + data + payload)
+        self.oom_kills_before = self.cgroup.oom_kills() if self.cgroup is not None else 0
         self.poller.register(self.request_fd, select.POLLOUT)
         try:
             while view:
                 for fd, _ in self._poll(deadline):
+                    if self.exited:
+                        raise self._died()
                     if fd == self.request_fd:
                         try:
                             view = view[os.write(self.request_fd, view) :]
@@ -226,6 +254,8 @@ class _Worker:
             frame = self._parse()
             if frame is not None:
                 return frame
+            if self.exited:
+                raise self._died()
             self._poll(deadline)
 
     def _poll(self, deadline: float) -> list[tuple[int, int]]:
@@ -240,14 +270,22 @@ class _Worker:
                 if self.output_total > flood:
                     raise _Failure("output_limit", f"printed more than {format_bytes(flood)} of output; stopped")
             elif fd == self.reply_fd:
-                try:
-                    data = os.read(self.reply_fd, _READ_CHUNK)
-                except BlockingIOError:
-                    continue
-                if not data:
-                    raise self._died()
-                self.inbox += data
+                self._read_replies(1)
+            elif fd == self.exit_fd:
+                self.poller.unregister(fd)
+                self._read_replies(64)  # what it wrote before it died (bounded: children may write on)
+                self.exited = True
         return events
+
+    def _read_replies(self, reads: int) -> None:
+        for _ in range(reads):
+            try:
+                data = os.read(self.reply_fd, _READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not data:
+                raise self._died()
+            self.inbox += data
 
     def _read_output(self) -> None:
         try:
@@ -259,28 +297,50 @@ class _Worker:
                 self.poller.unregister(self.output_fd)
                 self.output_open = False
             return
+        data = self.output_tail + data
+        while (at := data.find(self.mark)) >= 0:
+            self._keep(data[:at])
+            self.finished.append(self._take())
+            data = data[at + len(self.mark) :]
+        split = _mark_prefix_length(data, self.mark)
+        self._keep(data[: len(data) - split])
+        self.output_tail = data[len(data) - split :]
+
+    def _keep(self, data: bytes) -> None:
         room = self.limits.output_bytes + 1 - len(self.output)
         if room > 0:
             self.output += data[:room]
         self.output_total += len(data)
 
-    def drain_output(self) -> str:
-        """Collect output already in the pipe, return what this request printed, and reset."""
-        ready = select.poll()
-        ready.register(self.output_fd, select.POLLIN)
-        for _ in range(16):  # bounded: a background thread may print forever
-            if not self.output_open or not ready.poll(0):
-                break
-            self._read_output()
-        text = bytes(self.output).decode("utf-8", errors="backslashreplace")
-        if self.output_total > self.limits.output_bytes:
-            text = escape_text(text[: self.limits.output_bytes], self.limits.output_bytes)
-            text += f"\n... [{self.output_total - self.limits.output_bytes} more bytes of output not shown]"
-        else:
-            text = escape_text(text, self.limits.output_bytes)
+    def _take(self) -> tuple[bytes, int]:
+        taken = bytes(self.output), self.output_total
         self.output.clear()
         self.output_total = 0
-        return text
+        return taken
+
+    def drain_output(self) -> str:
+        """Return what was printed before the reply just received (up to its mark), escaped.
+
+        Without a mark (the worker died, timed out, or closed its copy of the pipe) it is
+        whatever arrived so far.
+        """
+        ready = select.poll()
+        ready.register(self.output_fd, select.POLLIN)
+        for _ in range(64):  # bounded: a background thread may print forever
+            if self.finished or not self.output_open or not ready.poll(0):
+                break
+            self._read_output()
+        if self.finished:
+            data, total = self.finished.popleft()
+        else:
+            self._keep(self.output_tail)
+            self.output_tail = b""
+            data, total = self._take()
+        limit = self.limits.output_bytes
+        text = data.decode("utf-8", errors="backslashreplace")
+        if total > limit:
+            return escape_text(text[:limit], limit) + f"\n... [{total - limit} more bytes of output not shown]"
+        return escape_text(text, limit)
 
     def _parse(self) -> tuple[dict, bytes] | None:
         if len(self.inbox) < _HEADER.size:
@@ -313,6 +373,9 @@ class _Worker:
             code = self.process.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
             return _Failure("crashed", "the worker closed its reply channel")
+        killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL)
+        if killed and self.cgroup is not None and self.cgroup.oom_kills() > self.oom_kills_before:
+            return _Failure("memory", f"{_memory_message(self.limits)} (the worker and its child processes together)")
         return _Failure("crashed", _describe_exit(code, self.limits))
 
     # ------------------------------------------------------------------------ lifetime
@@ -336,11 +399,31 @@ class _Worker:
         self._close_fds()
 
     def _close_fds(self) -> None:
-        for fd in (self.request_fd, self.reply_fd, self.output_fd):
+        for fd in (self.request_fd, self.reply_fd, self.output_fd, self.exit_fd):
+            if fd is None:
+                continue
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _mark_prefix_length(data: bytes, mark: bytes) -> int:
+    """The length of the longest end of ``data`` that begins ``mark`` (a mark split across reads)."""
+    for length in range(min(len(mark) - 1, len(data)), 0, -1):
+        if mark.startswith(data[-length:]):
+            return length
+    return 0
+
+
+def _earlier(reply: dict, request_id: int, index: int | None) -> bool:
+    """Whether ``reply`` answers a call before the one awaited (``request_id``, ``index``)."""
+    got_id, got_index = reply.get("id"), reply.get("index")
+    if type(got_id) is not int:
+        return False
+    if got_id < request_id:
+        return True
+    return got_id == request_id and type(got_index) is int and type(index) is int and got_index < index
 
 
 def _violation(what: str) -> _Failure:
@@ -611,10 +694,18 @@ class SubmissionRunner:
         return worker.next_id
 
     def _receive(self, request_id: int, index: int | None) -> tuple[dict, bytes]:
-        reply, payload = self._timed(self._worker.receive)
-        if reply.get("id") != request_id or reply.get("index") != index:
-            raise _violation(f"a reply to request {reply.get('id')!r}/{reply.get('index')!r} during request {request_id}")
-        return reply, payload
+        worker = self._worker
+
+        def awaited(deadline: float) -> tuple[dict, bytes]:
+            reply, payload = worker.receive(deadline)
+            while _earlier(reply, request_id, index):  # see the module docstring
+                worker.drain_output()
+                reply, payload = worker.receive(deadline)
+            if reply.get("id") != request_id or reply.get("index") != index:
+                raise _violation(f"a reply to request {reply.get('id')!r}/{reply.get('index')!r} during request {request_id}")
+            return reply, payload
+
+        return self._timed(awaited)
 
     def _out_of_time(self) -> bool:
         return self.spent >= self.limits.submission_timeout

@@ -3,6 +3,12 @@
 Layers are detected by running them, not by looking for binaries: bubblewrap is installed on
 machines where it cannot create namespaces (unprivileged containers, hardened kernels), and the
 reason it fails is what an instructor needs to read. ``detect()`` probes once per process.
+
+Each worker gets its own cgroup where the machine allows it (cgroup v1 with writable ``pids`` and
+``memory`` hierarchies, or a cgroup v2 subtree with those controllers enabled): ``pids.max`` caps
+its processes (root ignores ``RLIMIT_NPROC``) and the memory limit caps the worker *and every
+process it starts together* (``RLIMIT_AS`` caps each process alone, so 32 processes could use 32
+times the limit). The cgroup also lists every process to kill, even one that left the session.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class Sandbox:
     bwrap: str | None = None  # bubblewrap executable, when bubblewrap runs here
     unshare: str | None = None  # `unshare` executable, when `unshare -n` is the fallback
     pids_cgroup: Path | None = None  # a cgroup directory under which per-worker pids cgroups go
+    memory_cgroup: Path | None = None  # the same for memory cgroups (the same directory on cgroup v2)
     problems: tuple[str, ...] = ()  # why stronger layers are unavailable, one reason each
 
     @property
@@ -49,7 +56,7 @@ class Sandbox:
         if self.bwrap is not None:
             layers = [
                 "bubblewrap (no network, own PID/IPC/UTS/mount/user namespaces, no capabilities, "
-                "only Python, numpy and the submission copy visible read-only, "
+                "only Python, numpy and the submission copy visible, all read-only but a "
                 f"{SANDBOX_TMP_BYTES >> 20} MiB tmpfs /tmp)"
             ]
         elif self.unshare is not None:
@@ -58,6 +65,8 @@ class Sandbox:
             layers = ["process"]
         if self.pids_cgroup is not None:
             layers.append("pids cgroup")
+        if self.memory_cgroup is not None:
+            layers.append("memory cgroup (the worker and its children together)")
         layers.append("rlimits")
         text = ", ".join(layers)
         if self.problems:
@@ -132,6 +141,9 @@ def bwrap_arguments(bwrap: str, submission_copy: Path | None) -> list[str]:
     if submission_copy is not None:
         arguments += ["--ro-bind", str(submission_copy), SANDBOX_SUBMISSION]
         arguments += ["--chdir", SANDBOX_SUBMISSION]
+    # bubblewrap's own root and /dev are unsized tmpfs mounts, and tmpfs pages escape RLIMIT_AS:
+    # only the sized /tmp stays writable.
+    arguments += ["--remount-ro", "/dev", "--remount-ro", "/"]
     return arguments
 
 
@@ -189,24 +201,32 @@ def _probe_environment() -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def find_pids_cgroup() -> tuple[Path | None, str | None]:
-    """Find a writable cgroup with the pids controller: ``(directory, None)`` or ``(None, why)``."""
+# Per controller: the file that sets its limit, on cgroup v2 and on cgroup v1.
+_LIMIT_FILES = {"pids": ("pids.max", "pids.max"), "memory": ("memory.max", "memory.limit_in_bytes")}
+_PROBE_MEMORY_BYTES = 1 << 30
+
+
+def find_cgroup(controller: str) -> tuple[Path | None, str | None]:
+    """Find a writable cgroup with ``controller``: ``(directory, None)`` or ``(None, why)``.
+
+    The probe creates a child cgroup and sets its limit, as a worker's cgroup will be set up.
+    """
     own: dict[str, str] = {}
     try:
         for line in Path("/proc/self/cgroup").read_text().splitlines():
             _, controllers, path = line.split(":", 2)
-            for controller in controllers.split(",") if controllers else [""]:
-                own[controller] = path
+            for name in controllers.split(",") if controllers else [""]:
+                own[name] = path
         mounts = Path("/proc/self/mounts").read_text().splitlines()
     except OSError as error:
-        return None, f"no pids cgroup: {error}"
+        return None, f"no {controller} cgroup: {error}"
     for mount in mounts:
         fields = mount.split()
         if len(fields) < 4:
             continue
-        if fields[2] == "cgroup" and "pids" in fields[3].split(","):
-            base = Path(fields[1]) / own.get("pids", "/").lstrip("/")
-        elif fields[2] == "cgroup2" and "pids" not in own:
+        if fields[2] == "cgroup" and controller in fields[3].split(","):
+            base = Path(fields[1]) / own.get(controller, "/").lstrip("/")
+        elif fields[2] == "cgroup2" and controller not in own:
             base = Path(fields[1]) / own.get("", "/").lstrip("/")
         else:
             continue
@@ -216,11 +236,29 @@ def find_pids_cgroup() -> tuple[Path | None, str | None]:
         except OSError:
             continue
         try:
-            if (probe / "pids.max").exists():
-                return base, None
+            limit = _PROBE_MEMORY_BYTES if controller == "memory" else 1
+            _set_limit(probe, controller, limit)
+            return base, None
+        except OSError:
+            continue
         finally:
             probe.rmdir()
-    return None, "no pids cgroup: no writable cgroup with the pids controller"
+    return None, f"no {controller} cgroup: no writable cgroup with the {controller} controller"
+
+
+def _set_limit(cgroup: Path, controller: str, limit: int) -> None:
+    """Write ``controller``'s limit in ``cgroup`` (v2 or v1 file names); swap counts toward memory."""
+    v2, v1 = _LIMIT_FILES[controller]
+    if (cgroup / v2).exists():
+        (cgroup / v2).write_text(f"{limit}\n")
+        if controller == "memory" and (cgroup / "memory.swap.max").exists():
+            (cgroup / "memory.swap.max").write_text("0\n")
+    elif (cgroup / v1).exists():
+        (cgroup / v1).write_text(f"{limit}\n")
+        if controller == "memory" and (cgroup / "memory.memsw.limit_in_bytes").exists():
+            (cgroup / "memory.memsw.limit_in_bytes").write_text(f"{limit}\n")
+    else:
+        raise FileNotFoundError(f"{cgroup} has no {v2} or {v1}: the {controller} controller is not enabled")
 
 
 @functools.lru_cache(maxsize=None)
@@ -233,43 +271,72 @@ def detect(bwrap: str | None = "", unshare: str | None = "") -> Sandbox:
         bwrap = shutil.which("bwrap")
     if unshare == "":
         unshare = shutil.which("unshare")
-    problems = []
-    cgroup, why = find_pids_cgroup()
-    if why:
-        problems.append(why)
+    (pids, no_pids), (memory, no_memory) = find_cgroup("pids"), find_cgroup("memory")
+    problems = [why for why in (no_pids, no_memory) if why]
+    found = dict(pids_cgroup=pids, memory_cgroup=memory)
     bwrap_problem = probe_bwrap(bwrap)
     if bwrap_problem is None:
-        return Sandbox(bwrap=bwrap, pids_cgroup=cgroup, problems=tuple(problems))
+        return Sandbox(bwrap=bwrap, **found, problems=tuple(problems))
     problems.insert(0, bwrap_problem)
     unshare_problem = probe_unshare(unshare)
     if unshare_problem is not None:
         problems.append(unshare_problem)
         unshare = None
-    return Sandbox(unshare=unshare, pids_cgroup=cgroup, problems=tuple(problems))
+    return Sandbox(unshare=unshare, **found, problems=tuple(problems))
 
 
-class PidsCgroup:
-    """A per-worker pids cgroup: caps its process count and finds every process to kill."""
+class WorkerCgroup:
+    """A worker's own cgroups (one per hierarchy): cap its processes and memory, find them all."""
 
-    def __init__(self, parent: Path, name: str, max_processes: int) -> None:
-        self.path = parent / name
-        self.path.mkdir()
-        (self.path / "pids.max").write_text(f"{max_processes}\n")
+    def __init__(self, sandbox: Sandbox, name: str, *, max_processes: int, memory_bytes: int) -> None:
+        self.paths: list[Path] = []
+        try:
+            if sandbox.pids_cgroup is not None:
+                _set_limit(self._make(sandbox.pids_cgroup / name), "pids", max_processes)
+            if sandbox.memory_cgroup is not None:
+                _set_limit(self._make(sandbox.memory_cgroup / name), "memory", memory_bytes)
+        except OSError:
+            self.remove()
+            raise
+
+    def _make(self, path: Path) -> Path:
+        if path not in self.paths:  # cgroup v2: one directory holds both controllers
+            path.mkdir()
+            self.paths.append(path)
+        return path
 
     def join(self) -> None:
-        """Move the calling process into the cgroup (used in the child before exec)."""
-        with open(self.path / "cgroup.procs", "w") as procs:
-            procs.write(str(os.getpid()))
+        """Move the calling process into the cgroups (used in the child before exec)."""
+        for path in self.paths:
+            with open(path / "cgroup.procs", "w") as procs:
+                procs.write(str(os.getpid()))
 
     def pids(self) -> list[int]:
-        """The processes now in the cgroup."""
-        try:
-            return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
-        except OSError:
-            return []
+        """The processes now in the cgroups."""
+        found: set[int] = set()
+        for path in self.paths:
+            try:
+                found.update(int(pid) for pid in (path / "cgroup.procs").read_text().split())
+            except OSError:
+                pass
+        return sorted(found)
+
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed for exceeding the memory limit (0 without one)."""
+        for path in self.paths:
+            for events in ("memory.events", "memory.oom_control"):  # cgroup v2, v1
+                try:
+                    lines = (path / events).read_text().splitlines()
+                except OSError:
+                    continue
+                for line in lines:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill" and value.strip().isdigit():
+                        return int(value)
+        return 0
 
     def kill_all(self, signal_number: int) -> None:
-        """Signal every process in the cgroup until none is left (forks race with the kill)."""
+        """Signal every process in the cgroups until none is left (forks race with the kill)."""
         for _ in range(1000):
             pids = self.pids()
             if not pids:
@@ -281,11 +348,13 @@ class PidsCgroup:
                     pass
 
     def remove(self) -> bool:
-        """Delete the cgroup once it is empty; ``False`` when processes are still dying."""
-        try:
-            self.path.rmdir()
-        except FileNotFoundError:
-            return True
-        except OSError:
-            return False
-        return True
+        """Delete the cgroups once they are empty; ``False`` when processes are still dying."""
+        removed = True
+        for path in self.paths:
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                removed = False
+        return removed

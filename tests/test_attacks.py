@@ -12,6 +12,7 @@ import hashlib
 import math
 import shutil
 import socket
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,7 @@ TABLE = [
     Attack("forged_frame_stdout", ("ok",), value=equals(0.25)),
     Attack("forged_frame_fd", ("crashed",), "the worker broke the protocol: a reply without the run's token"),
     # With the token read from memory a forgery is just another way to return a number.
-    Attack("forged_frame_with_token", ("ok", "crashed"), value=equals(1e9)),
+    Attack("forged_frame_with_token", ("ok",), value=equals(1e9)),
     Attack("read_secrets", ("ok",), value=equals(0.0), needs="private file system"),
     # Writes land in the sandbox's private /tmp: the check that matters is the victims' snapshot.
     Attack("write_outside", ("ok",), needs="private file system"),
@@ -104,6 +105,9 @@ TABLE = [
     Attack("pickle_reduce", ("bad_value",), "returned a non-numeric value of type 'Payload'"),
     Attack("memory_bomb_empty", ("memory",), "killed: memory limit 512 MiB"),
     Attack("memory_bomb_list", ("timeout", "memory")),
+    # "... (the worker and its child processes together)" where a memory cgroup caps them; filling
+    # 512 MiB can take longer than the 1 s call timeout on a loaded machine.
+    Attack("memory_bomb_children", ("memory", "timeout")),
     Attack("cpu_loop", ("timeout",), TIMEOUT),
     Attack("cpu_loop_ignore_sigxcpu", ("timeout",), TIMEOUT),
     Attack("sleep_forever", ("timeout",), TIMEOUT),
@@ -129,16 +133,20 @@ def test_every_attack_fixture_is_in_the_table():
     assert sorted(a.name for a in TABLE) == sorted(p.name for p in ATTACKS.iterdir() if p.is_dir())
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every path under ``folder`` with its content hash (or link target)."""
+def snapshot(folder: Path, *, skip: Path | None = None) -> dict[str, tuple]:
+    """``folder`` and every path under it but ``skip``: content hash (or link target), mode, size, mtime."""
     found = {}
-    for path in sorted(folder.rglob("*")):
+    for path in sorted([folder, *folder.rglob("*")]):
+        if skip is not None and (path == skip or skip in path.parents):
+            continue
         if path.is_symlink():
-            found[str(path)] = "-> " + str(path.readlink())
+            content = "-> " + str(path.readlink())
         elif path.is_file():
-            found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            content = hashlib.sha256(path.read_bytes()).hexdigest()
         else:
-            found[str(path)] = "dir"
+            content = "dir"
+        info = path.lstat()
+        found[str(path)] = (content, stat.S_IMODE(info.st_mode), info.st_size, info.st_mtime_ns)
     return found
 
 
@@ -219,6 +227,20 @@ def test_forged_frames_printed_to_stdout_are_only_shown_escaped(tmp_path, victim
     assert outcome.value.tolist() == 0.25
     assert outcome.output.startswith('\\x00\\x00\\x00M{"id": 1, "index": 0, "status": "ok"')
     assert outcome.output.endswith("\\x1b[2J\\x1b[31mALL TESTS PASSED\\x1b[0m\n")
+
+
+def test_the_genuine_reply_a_forgery_displaced_does_not_fail_the_next_request(tmp_path):
+    folder = tmp_path / "forger"
+    shutil.copytree(ATTACKS / "forged_frame_with_token", folder)
+    (folder / "other.py").write_text("def f(x):\n    print('other', x)\n    return x\n")
+    with SubmissionRunner(folder, LIMITS) as runner:
+        (forged,) = runner.call_many("q2_4", "dyhat_dw1", [ARGUMENTS])
+        definition = runner.inspect("other", "f")
+        later = runner.call("other", "f", {"x": np.array(2.0)})
+        assert runner.workers_started == 1
+    assert forged.status == "ok" and forged.value.tolist() == 1e9
+    assert definition.status == "function", definition
+    assert (later.status, later.value.tolist(), later.output) == ("ok", 2.0, "other 2.0\n")
 
 
 def test_host_harming_attacks_are_skipped_without_a_pid_namespace(monkeypatch):

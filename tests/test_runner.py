@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from harness import sandbox
 from harness.errors import UsageError
 from harness.runner import Definition, Limits, Outcome, SubmissionRunner, escape_text, surviving_processes
 
@@ -84,6 +86,12 @@ def die(x):
 
 def variadic(x, *args, **kwargs):
     return x
+
+
+def orphan_and_die(x):
+    if os.fork() == 0:
+        time.sleep(100)  # holds the worker's pipes
+    os._exit(3)
 '''
 
 
@@ -197,6 +205,12 @@ def test_output_is_captured_per_call_and_escaped(runner):
     assert runner.call("q2_4", "dyhat_dw1", SCALARS).output == ""
 
 
+def test_each_call_of_a_batch_gets_its_own_output(runner):
+    # The replies of a batch arrive together; the worker's end-of-output marks keep them apart.
+    outcomes = runner.call_many("q2_4", "chatty", [{"x": np.array(float(x))} for x in range(40)])
+    assert [o.output for o in outcomes] == [f"x is {float(x)} \\x1b[31m\n" for x in range(40)]
+
+
 def test_long_output_is_truncated(tmp_path):
     folder = make_submission(tmp_path / "s", q2_4=MODULE)
     with SubmissionRunner(folder, Limits(call_timeout=1.0, output_bytes=10)) as runner:
@@ -226,6 +240,19 @@ def test_a_dying_worker_is_a_crash_and_is_replaced(runner):
         "crashed", message="the worker process exited with code 3 before replying (os._exit?)"
     )
     assert runner.call("q2_4", "dyhat_dw1", SCALARS).status == "ok"
+
+
+def test_a_dead_worker_is_noticed_while_a_child_still_holds_its_pipes(tmp_path):
+    folder = make_submission(tmp_path / "s", q2_4=MODULE)
+    # Without bubblewrap's PID namespace the child outlives the worker until the runner kills it.
+    with SubmissionRunner(folder, Limits(call_timeout=30.0), sandbox=sandbox.detect(bwrap=None)) as runner:
+        started = time.monotonic()
+        outcome = runner.call("q2_4", "orphan_and_die", {"x": np.array(1.0)})
+        elapsed = time.monotonic() - started
+        run_id = runner.run_id
+    assert outcome == Outcome("crashed", message="the worker process exited with code 3 before replying (os._exit?)")
+    assert elapsed < 10
+    assert surviving_processes(run_id) == []
 
 
 def test_a_hang_costs_only_the_calls_it_hung_on(runner):

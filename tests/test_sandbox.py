@@ -11,7 +11,7 @@ import pytest
 
 from harness import sandbox
 from harness.errors import SandboxUnavailable
-from harness.runner import Limits, SubmissionRunner
+from harness.runner import Limits, SubmissionRunner, surviving_processes
 
 LIMITS = Limits(call_timeout=2.0, memory_bytes=512 << 20, cpu_seconds=30, file_size_bytes=1 << 16, open_files=32)
 DETECTED = sandbox.detect()
@@ -23,6 +23,7 @@ import os
 import resource
 import socket
 import sys
+import time
 
 
 def limits(x):
@@ -54,10 +55,48 @@ def open_fds(x):
     return float(len([fd for fd in found if fd < 200]))
 
 
+def writable(x):
+    found = []
+    for directory in ("/", "/dev", "/dev/shm", "/run", "/submission", "/tmp"):
+        try:
+            with open(os.path.join(directory, "probe"), "wb") as f:
+                f.write(b"x")
+            found.append(directory)
+        except OSError:
+            pass
+    print(found)
+    return 0.0
+
+
 def uses_harness(x):
-    import harness
+    import harness.runner  # an editable install's finder may still make "harness" a namespace
 
     return 1.0
+
+
+def children_hold_memory(x):
+    # Each child stays under RLIMIT_AS; together they are over the memory cgroup's limit.
+    children = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            data = b"x" * (160 << 20)
+            time.sleep(1.5)
+            os._exit(len(data) & 0)
+        children.append(pid)
+    statuses = [os.waitpid(pid, 0)[1] for pid in children]
+    return float(sum(os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9 for status in statuses))
+
+
+def outgrows_its_children(x):
+    # Children first (so they share none of it), then the worker becomes the biggest process.
+    for _ in range(3):
+        if os.fork() == 0:
+            data = b"x" * (150 << 20)
+            time.sleep(60)
+    hoard = []
+    while True:
+        hoard.append(b"x" * (16 << 20))
 
 
 def connect(x):
@@ -131,14 +170,53 @@ def test_the_cpu_limit_kills_a_spinning_worker(submission):
     assert (outcome.status, outcome.message) == ("crashed", "killed: CPU time limit 1 s")
 
 
+def cgroup_file(runner: SubmissionRunner, *names: str) -> Path:
+    """The first of ``names`` (v2 name, v1 name) that exists in the worker's cgroups."""
+    return next(path / name for name in names for path in runner._worker.cgroup.paths if (path / name).exists())
+
+
 @pytest.mark.skipif(DETECTED.pids_cgroup is None, reason="no writable pids cgroup here")
 def test_the_worker_runs_in_its_own_pids_cgroup(submission):
     with SubmissionRunner(submission, LIMITS) as runner:
+        assert "pids cgroup" in runner.isolation
         assert call(runner, "limits").status == "ok"
         cgroup = runner._worker.cgroup
-        assert (cgroup.path / "pids.max").read_text().strip() == str(LIMITS.processes)
+        assert cgroup_file(runner, "pids.max").read_text().strip() == str(LIMITS.processes)
         assert len(cgroup.pids()) >= 1
-    assert not cgroup.path.exists()
+    assert not any(path.exists() for path in cgroup.paths)
+
+
+needs_memory_cgroup = pytest.mark.skipif(DETECTED.memory_cgroup is None, reason="no writable memory cgroup here")
+
+
+@needs_memory_cgroup
+def test_the_memory_cgroup_caps_the_worker_and_its_children_together(submission):
+    limits = Limits(call_timeout=20.0, memory_bytes=512 << 20)
+    with SubmissionRunner(submission, limits) as runner:
+        assert "memory cgroup (the worker and its children together)" in runner.isolation
+        outcome = call(runner, "children_hold_memory")
+        limit = cgroup_file(runner, "memory.max", "memory.limit_in_bytes").read_text().strip()
+        oom_kills = runner._worker.cgroup.oom_kills()
+    assert outcome.status == "ok", outcome
+    assert 1 <= outcome.value <= 3  # 4 x 160 MiB do not fit in 512 MiB; 3 do
+    assert (limit, oom_kills) == (str(512 << 20), outcome.value)
+
+
+@needs_memory_cgroup
+def test_a_worker_killed_by_its_memory_cgroup_is_a_memory_verdict(submission):
+    limits = Limits(call_timeout=20.0, memory_bytes=768 << 20)
+    with SubmissionRunner(submission, limits) as runner:
+        outcome = call(runner, "outgrows_its_children")
+        run_id = runner.run_id
+    assert (outcome.status, outcome.message) == (
+        "memory", "killed: memory limit 768 MiB (the worker and its child processes together)"
+    )
+    assert surviving_processes(run_id) == []
+
+
+def test_without_a_memory_cgroup_the_isolation_says_so():
+    bare = sandbox.Sandbox(pids_cgroup=Path("/x"), problems=("no memory cgroup: no writable cgroup",))
+    assert bare.describe() == "process, pids cgroup, rlimits (no memory cgroup: no writable cgroup)"
 
 
 @needs_bubblewrap
@@ -154,7 +232,16 @@ def test_bubblewrap_shows_only_python_and_the_submission_copy(submission):
         assert not {"proc", "sys", "home", "work", "var"} & set(seen["root"])
         assert (seen["here"], seen["cwd"]) == (["notes.txt", "probes.py"], "/submission")
         outcome = call(runner, "uses_harness")
-        assert outcome.message.startswith("ModuleNotFoundError: No module named 'harness'")
+        assert outcome.message.startswith("ModuleNotFoundError: No module named 'harness"), outcome
+
+
+@needs_bubblewrap
+def test_only_the_sized_tmp_is_writable_inside_bubblewrap(submission):
+    # tmpfs pages are not address space: an unsized writable tmpfs would escape RLIMIT_AS.
+    with SubmissionRunner(submission, LIMITS) as runner:
+        outcome = call(runner, "writable")
+    assert outcome.output == "['/tmp']\n"
+    assert f"{sandbox.SANDBOX_TMP_BYTES >> 20} MiB tmpfs /tmp" in runner.isolation
 
 
 def _listener(folder: Path) -> socket.socket:
@@ -206,8 +293,10 @@ def test_require_sandbox_accepts_a_working_bubblewrap(submission):
 
 
 def test_the_description_names_every_layer():
-    assert sandbox.Sandbox(unshare="/usr/bin/unshare", pids_cgroup=Path("/x"), problems=("no bwrap",)).describe() == (
-        "process + unshare -n (no network), pids cgroup, rlimits (no bwrap)"
+    layers = sandbox.Sandbox(unshare="/usr/bin/unshare", pids_cgroup=Path("/x"), memory_cgroup=Path("/y"), problems=("no bwrap",))
+    assert layers.describe() == (
+        "process + unshare -n (no network), pids cgroup, memory cgroup (the worker and its children together), "
+        "rlimits (no bwrap)"
     )
     assert sandbox.Sandbox().describe() == "process, rlimits"
 

@@ -4,3 +4,6 @@
 ``gradescope_bundle`` builds the autograder zip; ``autograder`` is what runs inside it. Like the
 CLI, they sit on top of ``harness.grade`` and ``harness.report`` and add no grading logic.
 """
+
+DISTRIBUTION = "derivgrade-harness"
+"""The harness's name on a package index: what the workflow installs, what the bundle ships."""

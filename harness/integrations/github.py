@@ -17,16 +17,21 @@ import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from harness.config import find_config
 from harness.errors import UsageError
+from harness.integrations import DISTRIBUTION
 from harness.report import render_item_text, render_submission_markdown
 from harness.results import ItemResult, SubmissionResult
+
+if TYPE_CHECKING:
+    from harness.spec import Assignment
 
 WORKFLOW = Path(".github/workflows/harness.yml")
 """Where ``init-ci github`` writes the workflow, relative to the repository."""
 
-DEFAULT_INSTALL = "derivgrade-harness"
+DEFAULT_INSTALL = DISTRIBUTION
 DEFAULT_PYTHON = "3.11"
 REPORT_FOLDER = "harness-report"
 """The folder the workflow grades into and uploads as the ``harness-report`` artifact."""
@@ -72,9 +77,11 @@ jobs:
 """
 
 
-def workflow(*, install: str = DEFAULT_INSTALL, python: str = DEFAULT_PYTHON,
+def workflow(*, install: str | None = None, python: str | None = None,
              fail_under: float | None = None) -> str:
     """The workflow's text: ``install`` is a requirement (``derivgrade-harness==0.1``) or a git URL."""
+    install = DEFAULT_INSTALL if install is None else install
+    python = DEFAULT_PYTHON if python is None else python
     for name, value in (("--install", install), ("--python", python)):
         if not value.strip() or any(ord(c) < 32 for c in value):
             raise UsageError(f"{name} {value!r}: expected a non-empty value on one line")
@@ -85,14 +92,27 @@ def workflow(*, install: str = DEFAULT_INSTALL, python: str = DEFAULT_PYTHON,
                                  grade=grade, folder=REPORT_FOLDER)
 
 
-def write_workflow(repository: Path, text: str, *, force: bool = False) -> Path:
-    """Write ``text`` to the repository's ``.github/workflows/harness.yml``; returns the path."""
+def init_workflow(repository: Path, *, force: bool = False, **settings: Any) -> tuple[Path, list[str]]:
+    """Write the workflow into ``repository``; returns its path and warnings about the repository.
+
+    ``settings`` are ``workflow``'s. The warnings say which ``[tool.harness]`` keys the grading
+    step will miss: it grades what the repository's configuration names.
+    """
     path = repository / WORKFLOW
     if path.exists() and not force:
         raise UsageError(f"{path} exists; pass --force to overwrite it")
+    text = workflow(**settings)
+    config = find_config(repository)
+    warnings = []
+    if not config.specs:
+        warnings.append(f"{repository} has no [tool.harness] specs, so the workflow grades against "
+                        "specs/*.yaml; to choose, add to pyproject.toml: specs = [\"path/to/spec.yaml\"]")
+    if config.submission is None:
+        warnings.append(f"{repository} has no [tool.harness] submission, so the workflow grades "
+                        "submissions/*; to grade the repository itself, add: submission = \".\"")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    return path
+    return path, warnings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,32 +120,39 @@ def write_workflow(repository: Path, text: str, *, force: bool = False) -> Path:
 
 
 def publish(
-    graded: Sequence[tuple[SubmissionResult, Path, Mapping[str, str]]],
+    assignments: Sequence[Assignment],
+    results: Mapping[str, Sequence[SubmissionResult]],
+    submissions: Sequence[Path],
     *,
     environ: Mapping[str, str] = os.environ,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> None:
-    """Report graded submissions to GitHub Actions: the step summary and one annotation per failure.
+    """Report a grading run to GitHub Actions: the job summary and one annotation per failed item.
 
-    Each entry is a result, its submission folder and its spec's modules by question id (to place
-    an answer that names no file of its own, such as a claim, in its question's module).
+    ``results`` maps each assignment's path to its graded submissions (``RunOutcome.results``);
+    ``submissions`` are the folders graded, so annotations can name files in the repository.
     """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     workspace = Path(environ.get("GITHUB_WORKSPACE") or Path.cwd())
-    for result, submission, modules in graded:
-        for item in result.items:
-            if item.status != "passed":
-                print(annotation(item, submission, workspace, modules.get(item.question_id)), file=stdout)
+    folders = {folder.name: folder for folder in submissions}
+    reports = []
+    for assignment in assignments:
+        modules = {question.id: question.module for question in assignment.questions}
+        for result in results.get(assignment.path, ()):
+            reports.append(render_submission_markdown(result))
+            for item in result.items:
+                if item.status != "passed":
+                    line = annotation(item, folders[result.submission], workspace, modules.get(item.question_id))
+                    print(line, file=stdout)
     summary = environ.get("GITHUB_STEP_SUMMARY")
     if not summary:
         print("harness: --github: GITHUB_STEP_SUMMARY is not set, so no job summary was written",
               file=stderr)
         return
-    text = "\n---\n\n".join(render_submission_markdown(result) for result, _, _ in graded)
     with open(summary, "a", encoding="utf-8") as stream:
-        stream.write(_capped(text))
+        stream.write(_capped("\n---\n\n".join(reports)))
 
 
 def annotation(item: ItemResult, submission: Path, workspace: Path, module: str | None = None) -> str:

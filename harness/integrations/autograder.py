@@ -1,0 +1,103 @@
+"""Grade one Gradescope submission: what the bundle's ``run_autograder`` runs.
+
+Gradescope puts the upload in ``<root>/submission`` and reads ``<root>/results/results.json``
+(``<root>`` is ``/autograder``). That file is always written: an upload with no files is graded
+like any other (each item fails with "missing file ...") under a note saying what was uploaded,
+and a crash of the grading becomes one failed test saying what happened, never a missing file.
+Each test's visibility is the spec's (``settings.visibility``, overridden per item).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.answers import ANSWERS_FILE
+from harness.check import AssignmentChecker
+from harness.errors import HarnessError
+from harness.grade import GradeOptions, grade_submission
+from harness.outputs import write_atomically
+from harness.report import gradescope_results
+from harness.report.markdown import escape_text
+from harness.spec import Assignment, load_spec
+
+RESULTS = Path("results/results.json")
+SUBMISSION = Path("submission")
+
+
+def autograde(root: Path, specs: Sequence[Path], options: GradeOptions = GradeOptions()) -> dict:
+    """Grade ``root/submission`` against ``specs``, write ``root/results/results.json``, return it."""
+    points = 0.0
+    try:
+        assignments = [load_spec(path) for path in specs]
+        points = sum(question.points for assignment in assignments for question in assignment.questions)
+        document = _grade(assignments, root / SUBMISSION, options)
+    except Exception as error:  # whatever happened, Gradescope must get a results.json
+        traceback.print_exc(file=sys.stderr)  # Gradescope shows this to the instructor only
+        document = crash_results(_explain(error), points)
+    write_atomically(root / RESULTS, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return document
+
+
+def crash_results(message: str, max_score: float) -> dict:
+    """A ``results.json`` with one failed test saying why the submission could not be graded."""
+    return {
+        "score": 0.0,
+        "output": message,
+        "tests": [{"name": "autograder", "score": 0.0, "max_score": max_score, "status": "failed",
+                   "output": message}],
+    }
+
+
+def spec_visibility(assignment: Assignment) -> dict[str, str]:
+    """Each test's Gradescope visibility, by test name (``"2.4 dyhat_dw1"``), from the spec."""
+    return {f"{question.id} {item.name}": item.visibility
+            for question in assignment.questions for item in question.items}
+
+
+def _grade(assignments: Sequence[Assignment], submission: Path, options: GradeOptions) -> dict:
+    documents = []
+    for assignment in assignments:
+        checker = AssignmentChecker(assignment, seed=options.seed, examples=options.examples)
+        result = grade_submission(checker, submission, options)
+        document = gradescope_results(result, visibility=spec_visibility(assignment))
+        if len(assignments) > 1:  # the same item name may occur in two specs
+            for test in document["tests"]:
+                test["name"] = f"{Path(assignment.path).stem}: {test['name']}"
+        documents.append(document)
+    merged = {
+        **documents[0],
+        "score": round(sum(document["score"] for document in documents), 6),
+        "execution_time": sum(document["execution_time"] for document in documents),
+        "output": "\n\n".join(document["output"] for document in documents),
+        "tests": [test for document in documents for test in document["tests"]],
+    }
+    note = _upload_note(submission, assignments)
+    if note:
+        merged["output"] = f"**{escape_text(note)}**\n\n{merged['output']}"  # names are the student's
+    return merged
+
+
+def _upload_note(submission: Path, assignments: Sequence[Assignment]) -> str | None:
+    """What is wrong with the upload as a whole, when something obviously is."""
+    expected = sorted({f"{q.module}.py" for assignment in assignments for q in assignment.questions})
+    entries = [entry for entry in submission.iterdir() if not entry.name.startswith(".")]
+    if not entries:
+        return f"Your submission is empty. Upload your files: {', '.join(expected)}."
+    if any(entry.suffix == ".py" or entry.name == ANSWERS_FILE for entry in entries):
+        return None
+    folders = sorted(f"{entry.name}/" for entry in entries if entry.is_dir())
+    if folders:
+        return (f"Your upload has no .py file at its top level, only the folder(s) {', '.join(folders)}. "
+                f"Upload the files themselves ({', '.join(expected)}), not a folder holding them.")
+    return None
+
+
+def _explain(error: Exception) -> str:
+    if isinstance(error, HarnessError):
+        return f"The submission could not be graded: {error}"
+    return (f"The autograder itself failed ({type(error).__name__}: {error}). This is not a "
+            "problem with your submission; please tell your instructor.")

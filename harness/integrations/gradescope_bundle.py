@@ -1,0 +1,167 @@
+"""Build a Gradescope autograder zip: setup.sh, run_autograder, the specs and the harness itself.
+
+Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` there once when it
+builds the image, and runs ``run_autograder`` for every submission. The bundle holds:
+
+- ``setup.sh``: installs python3 (and bubblewrap, for the sandbox, when it can), makes a venv at
+  ``/autograder/venv`` and pip-installs ``harness-src/`` into it with its dependencies;
+- ``harness-src/``: the harness's own source tree (a ``pyproject.toml`` and the package), so the
+  bundle grades with exactly the harness that built it and needs no index URL for it (not named
+  ``harness/``: run in ``source/``, Python would find that folder before the installed package);
+- ``specs/``: the specs, checked when the bundle is built;
+- ``run_autograder``: ``harness autograde`` (``harness.integrations.autograder``), with a shell
+  fallback that still writes ``results.json`` when Python or the harness cannot start at all.
+
+Both scripts read ``HARNESS_AUTOGRADER_ROOT`` (default ``/autograder``), and ``run_autograder``
+``HARNESS_PYTHON`` (default the venv's python), so a test can run the bundle in a temporary folder
+laid out like ``/autograder``. The zip's bytes depend only on its contents (fixed timestamps,
+sorted entries), so rebuilding an unchanged bundle gives an identical file.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import zipfile
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+
+from harness._version import __version__
+from harness.config import parse_toml
+from harness.errors import UsageError
+from harness.grade import GradeOptions
+from harness.integrations import DISTRIBUTION
+from harness.integrations.autograder import crash_results
+from harness.spec import load_spec
+
+PACKAGE = Path(__file__).resolve().parent.parent
+"""The harness package's folder, copied into the bundle."""
+
+_SETUP = """\
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, in /autograder/source, when it builds the autograder image.
+set -euo pipefail
+cd "$(dirname "$0")"
+root="${HARNESS_AUTOGRADER_ROOT:-/autograder}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq python3 python3-venv python3-pip
+# The sandbox for student code; without it the harness falls back to process isolation.
+apt-get install -y -qq bubblewrap || echo "setup.sh: no bubblewrap; grading without the sandbox" >&2
+python3 -m venv "$root/venv"
+"$root/venv/bin/python" -m pip install --quiet --upgrade pip
+# The harness ships in this bundle; pip fetches only its dependencies.
+"$root/venv/bin/python" -m pip install --quiet ./harness-src
+"$root/venv/bin/python" -m harness --version
+"""
+
+_RUN = """\
+#!/usr/bin/env bash
+# Gradescope runs this for every submission. It always leaves results.json behind: if the harness
+# cannot even start, the fallback below writes one failed test saying so.
+set -u
+root="${{HARNESS_AUTOGRADER_ROOT:-/autograder}}"
+python="${{HARNESS_PYTHON:-$root/venv/bin/python}}"
+results="$root/results/results.json"
+mkdir -p "$root/results"
+rm -f "$results"
+cd "$root/source" || exit 1
+"$python" -m harness autograde --root "$root"{options} {specs}
+status=$?
+if [ ! -s "$results" ]; then
+  echo "run_autograder: the harness exited with status $status and wrote no results.json" >&2
+  cat > "$results" <<'JSON'
+{fallback}
+JSON
+fi
+exit 0
+"""
+
+_PYPROJECT = """\
+# The harness, shipped inside the autograder bundle; setup.sh pip-installs this folder.
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = {name}
+version = {version}
+requires-python = {python}
+dependencies = {dependencies}
+
+[project.scripts]
+harness = "harness.cli:run"
+
+[tool.setuptools.packages.find]
+include = ["harness*"]
+
+[tool.setuptools.package-data]
+harness = ["*.json", "py.typed"]
+"""
+
+_FALLBACK = ("The autograder could not start, so this submission was not graded. This is not a "
+             "problem with your submission; please tell your instructor.")
+
+
+def build_bundle(specs: Sequence[Path], output: Path, options: GradeOptions = GradeOptions()) -> list[str]:
+    """Write the autograder zip for ``specs`` to ``output``; returns the names it holds."""
+    assignments = [load_spec(path) for path in specs]  # a spec error stops the build, not grading
+    names = [f"specs/{Path(path).name}" for path in specs]
+    if len(set(names)) != len(names):
+        raise UsageError(f"two specs share a file name ({', '.join(map(str, specs))}); rename one")
+    points = sum(question.points for assignment in assignments for question in assignment.questions)
+    files: dict[str, tuple[bytes, int]] = {
+        "setup.sh": (_SETUP.encode(), 0o755),
+        "run_autograder": (_run_script(names, options, points).encode(), 0o755),
+        "harness-src/pyproject.toml": (_pyproject().encode(), 0o644),
+    }
+    for name, path in zip(names, specs):
+        files[name] = (Path(path).read_bytes(), 0o644)
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            files[f"harness-src/harness/{path.relative_to(PACKAGE).as_posix()}"] = (path.read_bytes(), 0o644)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name in sorted(files):
+            data, mode = files[name]
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
+            info.compress_type = zipfile.ZIP_DEFLATED
+            bundle.writestr(info, data)
+    return sorted(files)
+
+
+def _run_script(specs: Sequence[str], options: GradeOptions, points: float) -> str:
+    flags = ""
+    if options.seed is not None:
+        flags += f" --seed {options.seed}"
+    if options.examples is not None:
+        flags += f" --examples {options.examples}"
+    if options.require_sandbox:
+        flags += " --require-sandbox"
+    fallback = json.dumps(crash_results(_FALLBACK, points), indent=2)
+    return _RUN.format(options=flags, specs=" ".join(map(shlex.quote, specs)), fallback=fallback)
+
+
+def _pyproject() -> str:
+    """The vendored tree's pyproject.toml: this harness's version and dependencies."""
+    python, dependencies = _requirements()
+    return _PYPROJECT.format(name=json.dumps(DISTRIBUTION), version=json.dumps(__version__),
+                             python=json.dumps(python), dependencies=json.dumps(dependencies))
+
+
+def _requirements() -> tuple[str, list[str]]:
+    """(requires-python, runtime dependencies) as the project declares them.
+
+    In a source checkout (run in place or installed editable) its pyproject.toml is the truth,
+    which installed metadata may lag behind; an installed wheel has only its metadata.
+    """
+    pyproject = PACKAGE.parent / "pyproject.toml"
+    if pyproject.is_file():
+        project = parse_toml(pyproject.read_text(encoding="utf-8"), pyproject).get("project", {})
+        if project.get("name") == DISTRIBUTION:
+            return project.get("requires-python", ">=3.10"), list(project.get("dependencies", []))
+    info = metadata.metadata(DISTRIBUTION)
+    required = [r for r in metadata.requires(DISTRIBUTION) or [] if "extra ==" not in r]
+    return info.get("Requires-Python") or ">=3.10", required

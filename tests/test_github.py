@@ -1,0 +1,154 @@
+"""`harness init-ci github`: the workflow it writes, and its grading step run as GitHub would."""
+
+from __future__ import annotations
+
+import io
+import shlex
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+import report_samples as samples
+from harness.cli import main
+from harness.integrations import github
+from harness.results import ItemResult
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "integrations"
+GIT_URL = "git+https://github.com/course/harness@v1"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A student repository configured for the harness, with the workflow written into it."""
+    (tmp_path / "specs").mkdir()
+    shutil.copy(FIXTURES / "tiny.yaml", tmp_path / "specs")
+    (tmp_path / "pyproject.toml").write_text('[tool.harness]\nspecs = ["specs/tiny.yaml"]\nsubmission = "."\n')
+    assert main(["init-ci", "github", "--repo", str(tmp_path), "--install", GIT_URL, "--fail-under", "80"]) == 0
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def steps(repo: Path) -> list[dict]:
+    return yaml.safe_load((repo / ".github" / "workflows" / "harness.yml").read_text())["jobs"]["grade"]["steps"]
+
+
+def run_grading_step(repo: Path, monkeypatch: pytest.MonkeyPatch, summary: Path) -> int:
+    """Run the workflow's Grade step the way the runner would, with the variables GitHub sets."""
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(repo))
+    (command,) = [step["run"] for step in steps(repo) if step.get("name") == "Grade"]
+    program, *arguments = shlex.split(command)
+    assert program == "harness"
+    return main(arguments)
+
+
+def test_the_workflow_sets_up_python_installs_the_harness_grades_and_uploads_the_report(repo):
+    workflow = yaml.safe_load((repo / ".github" / "workflows" / "harness.yml").read_text())
+    assert workflow["name"] == "harness"
+    assert set(workflow["on"]) == {"push", "pull_request", "workflow_dispatch"}
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["jobs"]["grade"]["runs-on"] == "ubuntu-latest"
+    assert steps(repo) == [
+        {"uses": "actions/checkout@v4"},
+        {"uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
+        {"name": "Install the harness", "run": f"python -m pip install {GIT_URL}\n"},
+        {"name": "Grade", "run": "harness grade --github --out harness-report --fail-under 80\n"},
+        {"name": "Upload the report", "if": "always()", "uses": "actions/upload-artifact@v4",
+         "with": {"name": "harness-report", "path": "harness-report"}},
+    ]
+
+
+def test_an_install_requirement_with_shell_characters_reaches_pip_as_one_argument(tmp_path):
+    requirement = "derivgrade-harness[test] @ git+https://example.org/h.git@main#egg=x"
+    text = github.workflow(install=requirement, python="3.12")
+    (install,) = [step["run"] for step in yaml.safe_load(text)["jobs"]["grade"]["steps"]
+                  if step.get("name") == "Install the harness"]
+    assert shlex.split(install) == ["python", "-m", "pip", "install", requirement]
+
+
+def test_init_ci_refuses_to_overwrite_a_workflow_unless_forced(repo, capsys):
+    assert main(["init-ci", "github", "--repo", str(repo)]) == 1
+    assert capsys.readouterr().err == (
+        f"harness: error: {repo / '.github' / 'workflows' / 'harness.yml'} exists; pass --force to overwrite it\n"
+    )
+    assert main(["init-ci", "github", "--repo", str(repo), "--force"]) == 0
+    assert "--fail-under" not in steps(repo)[3]["run"]
+
+
+def test_init_ci_warns_when_the_repository_does_not_say_what_to_grade(tmp_path, capsys):
+    assert main(["init-ci", "github", "--repo", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == (
+        f"harness: warning: {tmp_path} has no [tool.harness] specs, so the workflow grades against "
+        'specs/*.yaml; to choose, add to pyproject.toml: specs = ["path/to/spec.yaml"]\n'
+        f"harness: warning: {tmp_path} has no [tool.harness] submission, so the workflow grades "
+        'submissions/*; to grade the repository itself, add: submission = "."\n'
+        f"wrote {tmp_path / '.github' / 'workflows' / 'harness.yml'}\n"
+    )
+
+
+def test_the_grading_step_writes_the_summary_annotates_failures_and_fails_below_the_threshold(
+    repo, monkeypatch, capsys
+):
+    shutil.copy(FIXTURES / "student" / "q1.py", repo)
+    summary = repo / "summary.md"
+    summary.write_text("An earlier step's summary.\n")
+    assert run_grading_step(repo, monkeypatch, summary) == 2  # 3 of 5 points is below 80%
+    captured = capsys.readouterr()
+    assert captured.err.endswith(f"below 80%: {repo.name} (60%)\n")
+    wrong, missing = captured.out.splitlines()
+    assert wrong.startswith(
+        "::error file=q1.py,line=8,title=1.1 dy_dx%3A sign error%3A the result is the negative of "
+        "the true derivative::sign error: the result is the negative of the true derivative%0A%0A"
+    )
+    message = wrong.split("::", 2)[2].replace("%0A", "\n").replace("%25", "%")
+    assert "\nWhere: q1.py, line 8\n\nThe smallest input on which it fails:\n\n    x = 0\n" in message
+    assert missing == (  # no file=: q2.py does not exist, and GitHub annotates only existing files
+        "::error title=1.2 dz_dw%3A missing file q2.py::missing file q2.py%0A%0AThe submission has no "
+        "file q2.py; question 1.2 expects dz_dw in it.%0A%0AWhere: q2.py"
+    )
+    report = (repo / "harness-report" / repo.name / "report.md").read_text()
+    assert summary.read_text() == "An earlier step's summary.\n" + report
+
+
+def test_a_passing_repository_passes_the_step_without_annotations(repo, monkeypatch, capsys):
+    for path in (FIXTURES / "correct").glob("*.py"):
+        shutil.copy(path, repo)
+    assert run_grading_step(repo, monkeypatch, repo / "summary.md") == 0
+    assert capsys.readouterr().out == ""
+    assert "- Total score: **5 / 5**" in (repo / "summary.md").read_text()
+
+
+def test_an_annotation_escapes_what_would_end_its_properties_or_message():
+    item = ItemResult(question_id="2.4", name="f", kind="derivative", max_score=1.0, score=0.0,
+                      status="failed", summary="off by 50%: a, b\r", diagnosis="line one\nline two")
+    assert github.annotation(item, Path("."), Path(".")) == (
+        "::error title=2.4 f%3A off by 50%25%3A a%2C b%0D::off by 50%25: a, b\\r%0A%0Aline one%0Aline two"
+    )
+
+
+def test_without_a_step_summary_file_the_step_says_so_and_still_annotates():
+    result = samples.sign_error()
+    assignment = SimpleNamespace(path="q2.yaml", questions=())
+    out, err = io.StringIO(), io.StringIO()
+    github.publish([assignment], {"q2.yaml": [result]}, [Path(result.submission)],
+                   environ={}, stdout=out, stderr=err)
+    assert [line[:45] for line in out.getvalue().splitlines()] == [
+        "::error title=2.3 dyhat_dx_unchanged_by_b2%3A",
+        "::error title=2.4 dyhat_dw1%3A sign error::si",
+    ]
+    assert err.getvalue() == "harness: --github: GITHUB_STEP_SUMMARY is not set, so no job summary was written\n"
+
+
+def test_a_summary_above_githubs_limit_is_cut_and_points_at_the_artifact(tmp_path, monkeypatch):
+    monkeypatch.setattr(github, "SUMMARY_LIMIT", 300)
+    result = samples.passing()
+    summary = tmp_path / "summary.md"
+    github.publish([SimpleNamespace(path="q2.yaml", questions=())], {"q2.yaml": [result]},
+                   [Path(result.submission)], environ={"GITHUB_STEP_SUMMARY": str(summary)})
+    text = summary.read_text()
+    assert len(text.encode()) <= 300
+    assert text.endswith("\n\n(The report is cut here: the full report is in the harness-report artifact.)\n")
