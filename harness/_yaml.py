@@ -20,6 +20,9 @@ from harness.errors import SpecError
 
 KeyPath = tuple  # tuple[str | int, ...]
 
+MAX_DEPTH = 50
+"""Deepest nesting of mappings and lists read."""
+
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader that also reads exponent floats without a dot (``1e-8``) as floats."""
@@ -55,7 +58,13 @@ def load(text: str, filename: str) -> Document:
         if node is None:
             return Document(None, {(): 1})
         lines: dict[KeyPath, int] = {(): node.start_mark.line + 1}
-        return Document(_build(loader, node, (), lines, filename), lines)
+        return Document(_build(loader, node, (), lines, filename, set()), lines)
+    except RecursionError:
+        raise SpecError(
+            "the YAML is nested too deeply to read",
+            file=filename,
+            hint=f"a spec or answers file needs only a few levels of nesting; at most {MAX_DEPTH} are read",
+        ) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or "cannot parse this YAML"
@@ -74,7 +83,21 @@ def load(text: str, filename: str) -> Document:
         loader.dispose()
 
 
-def _build(loader: _Loader, node: yaml.Node, path: KeyPath, lines: dict, filename: str) -> Any:
+def _build(loader: _Loader, node: yaml.Node, path: KeyPath, lines: dict, filename: str, seen: set) -> Any:
+    if len(path) > MAX_DEPTH:
+        raise RecursionError
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        # An alias (*name) makes one node appear twice: a few hundred bytes of aliases to aliases
+        # would expand to billions of entries ("billion laughs"), so aliases are refused.
+        if id(node) in seen:
+            raise SpecError(
+                "YAML aliases (*name) of mappings or lists are not supported",
+                file=filename,
+                line=lines.get(path, node.start_mark.line + 1),
+                key_path=path,
+                hint="write the repeated part out in full",
+            )
+        seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -97,12 +120,12 @@ def _build(loader: _Loader, node: yaml.Node, path: KeyPath, lines: dict, filenam
                     hint="YAML would silently keep only the last one; remove or rename one of them",
                 )
             lines[path + (key,)] = line
-            result[key] = _build(loader, value_node, path + (key,), lines, filename)
+            result[key] = _build(loader, value_node, path + (key,), lines, filename, seen)
         return result
     if isinstance(node, yaml.SequenceNode):
         items = []
         for index, child in enumerate(node.value):
             lines[path + (index,)] = child.start_mark.line + 1
-            items.append(_build(loader, child, path + (index,), lines, filename))
+            items.append(_build(loader, child, path + (index,), lines, filename, seen))
         return items
     return loader.construct_object(node, deep=True)

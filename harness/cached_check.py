@@ -120,6 +120,8 @@ class CachedChecker(AssignmentChecker):
 
     def _replay(self, path: _Path, drawn, item, answer: Answer, activation, memo):
         """``(example, verdict, output)`` or None as the recorded shrink found, or ``_DIVERGED``."""
+        if not path.fits(len(drawn)):
+            return _DIVERGED
         verdicts: list[tuple] = []
         batch = _FIRST_BATCH
         for source, index, passed in path.steps:
@@ -140,9 +142,8 @@ class CachedChecker(AssignmentChecker):
         if path.result is None:
             return None
         source, index = path.result
-        if source == "survey":
-            return (drawn[index], *memo[drawn[index].key()])
-        return (path.inputs[index], *verdicts[index])
+        found = (drawn[index], *memo[drawn[index].key()]) if source == "survey" else (path.inputs[index], *verdicts[index])
+        return found if not found[1].ok else _DIVERGED
 
     def _candidates(self, place: tuple) -> Iterator[_Path]:
         """The paths known for ``place``; then any other process recorded meanwhile."""
@@ -224,6 +225,23 @@ class _Path:
     inputs: tuple[Example, ...]
     result: tuple[str, int] | None
 
+    def fits(self, survey: int) -> bool:
+        """Whether every index points into a survey of this size or into ``inputs`` in first-use order."""
+        used = 0
+        for source, index, passed in self.steps:
+            if source == "survey" and not (0 <= index < survey and passed in (True, False)):
+                return False
+            if source == "new":
+                if not (0 <= index <= used and index < len(self.inputs) and passed in (True, False)):
+                    return False
+                used = max(used, index + 1)
+            if source not in ("survey", "new", "budget"):
+                return False
+        if self.result is None:
+            return True
+        source, index = self.result
+        return (source == "survey" and 0 <= index < survey) or (source == "new" and 0 <= index < used)
+
     @property
     def digest(self) -> str:
         return key_digest((
@@ -235,13 +253,14 @@ class _Path:
     @classmethod
     def recorded(cls, recording: _Recording, asked: dict[tuple, Example], drawn: Sequence[Example], result) -> _Path:
         survey = {example.key(): index for index, example in enumerate(drawn)}
+        verdicts = dict(recording)  # a plain dict: looking up in the recording would record more
         inputs: dict[tuple, int] = {}
         steps = []
         for key in recording.looked_up:
             if key in survey:
-                steps.append(("survey", survey[key], recording[key][0].ok))
-            elif key in recording:
-                steps.append(("new", inputs.setdefault(key, len(inputs)), recording[key][0].ok))
+                steps.append(("survey", survey[key], verdicts[key][0].ok))
+            elif key in verdicts:
+                steps.append(("new", inputs.setdefault(key, len(inputs)), verdicts[key][0].ok))
             else:
                 steps.append(("budget", -1, None))
         where = None

@@ -49,7 +49,11 @@ class Answer(Protocol):
     parameters: tuple[str, ...]
 
     def call_many(self, batch: Sequence[Mapping[str, np.ndarray]]) -> list:
-        """Answer every input of ``batch``; each result has ``status``, ``value``, ``message``, ``output``."""
+        """Answer every input of ``batch``; each result has ``status``, ``value``, ``message``, ``output``.
+
+        An answer may stop early after a call that used up its time limit: the rest come back
+        with status ``"skipped"`` and are not judged.
+        """
 
 
 @dataclass(frozen=True)
@@ -230,10 +234,12 @@ class AssignmentChecker:
         memo: dict[tuple, tuple[Verdict, str]] = {}
         records = []
         for example, outcome in zip(drawn, outcomes):
+            if outcome.status == "skipped":  # not run after a call that used up its time limit
+                continue
             verdict = self._judge(item, example, activation, outcome)
             memo[example.key()] = (verdict, outcome.output)
             records.append(Record(example.sizes, self.want(item, example, activation), verdict))
-        failing = [(e, memo[e.key()]) for e in drawn if not memo[e.key()][0].ok]
+        failing = [(e, memo[e.key()]) for e in drawn if e.key() in memo and not memo[e.key()][0].ok]
         if not failing:
             return len(drawn)
         example, (verdict, output) = failing[0]
@@ -263,6 +269,8 @@ class AssignmentChecker:
                 arguments = self.arguments(item, example, activation, answer.parameters)
                 (outcome,) = answer.call_many([arguments])
                 memo[key] = (self._judge(item, example, activation, outcome), outcome.output)
+                if memo[key][0].kind in NOT_SHRUNK:  # each further try could cost a time limit
+                    budget[0] = 0
             return memo[key]
 
         @seed(self._seed_for(question, activation))

@@ -209,6 +209,12 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
                 "is wrong. Check the sign of each factor of your chain rule (for example "
                 "d/dz of 1/(1+e^-z) is +e^-z/(1+e^-z)^2).",
             )
+        if all(not np.any(r.verdict.received) for r in answered):
+            return Diagnosis(
+                "always returns 0",
+                f"{name} returns 0 on every input, but the true derivative is not 0 everywhere: "
+                "a placeholder left in, or a factor that is always 0.",
+            )
         factor = _factor(answered, rtol, atol)
         if factor is not None:
             return Diagnosis(

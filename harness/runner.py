@@ -106,11 +106,15 @@ class Definition:
     message: str = ""  # readable reason for module_error, missing_name, ...
 
 
+WORKER_ENDING = frozenset({"timeout", "memory", "crashed"})
+"""Outcome statuses after which the worker is replaced by a fresh one."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The result of one call of a student function."""
 
-    status: str  # "ok" | "exception" | "timeout" | "crashed" | "memory" | "bad_value" | "output_limit"
+    status: str  # "ok" | "exception" | "timeout" | "crashed" | "memory" | "bad_value" | "output_limit" | "skipped"
     value: np.ndarray | None = None  # float64, when status == "ok"
     message: str = ""
     output: str = ""  # captured stdout/stderr, escaped, truncated
@@ -601,14 +605,25 @@ class SubmissionRunner:
         """Call ``module.name(**arguments)`` once in the worker."""
         return self.call_many(module, name, [arguments])[0]
 
-    def call_many(self, module: str, name: str, batch: Sequence[Mapping[str, np.ndarray]]) -> list[Outcome]:
-        """Call ``module.name`` on each mapping of arguments; one round trip when nothing fails."""
+    def call_many(
+        self, module: str, name: str, batch: Sequence[Mapping[str, np.ndarray]], *, give_up_after: int | None = None
+    ) -> list[Outcome]:
+        """Call ``module.name`` on each mapping of arguments; one round trip when nothing fails.
+
+        With ``give_up_after=n``, once ``n`` calls have ended their worker (timeout, memory kill,
+        crash), the remaining calls are not made and come back with status ``"skipped"``: a
+        function that hangs then costs one time limit, not one per input.
+        """
         _check_name("module", module)
         _check_name("name", name)
         encoded = [_encode_arguments(arguments) for arguments in batch]
         outcomes: list[Outcome] = []
         while len(outcomes) < len(encoded):
             outcomes += self._call_batch(module, name, encoded[len(outcomes) :])
+            fatal = [o for o in outcomes if o.status in WORKER_ENDING]
+            if give_up_after is not None and len(fatal) >= give_up_after and len(outcomes) < len(encoded):
+                message = f"not run: an earlier call {fatal[-1].message}"
+                outcomes += [Outcome("skipped", message=message) for _ in encoded[len(outcomes) :]]
         return outcomes
 
     def close(self) -> None:

@@ -14,8 +14,7 @@ from harness.cache import FORMAT, ReferenceCache, default_cache_dir, key_digest
 from harness.cli import main
 from harness.errors import UsageError
 from harness.oracle import Oracle
-from harness.cached_check import EVIDENCE_CACHED, CachedChecker, warm_up, warm_up_tasks
-from harness.spec import load_spec, load_spec_text
+from harness.spec import load_spec
 from harness.strategies import Example
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,69 +204,6 @@ def test_a_corrupt_entry_is_recomputed_and_rewritten(cache):
 def test_an_oracle_with_a_cache_needs_the_spec_digest(cache):
     with pytest.raises(ValueError, match="spec="):
         Oracle(load_spec(SCALAR).model, cache=cache)
-
-
-# -- what a checker caches ------------------------------------------------------------------------
-SMALL = """\
-title: small
-settings: {examples: 4, seed: 3}
-variables:
-  x: {domain: [-2, 2]}
-  w: {domain: [-2, 2]}
-  b: {domain: [-2, 2]}
-model:
-  z: w * x + b
-  y: tanh(z)
-questions:
-  - id: "1"
-    title: one
-    prompt: p
-    module: q1
-    items:
-      - function: dy_dw
-        points: 1
-        of: y
-        wrt: w
-      - claim: dy_dw_changes_with_b
-        points: 1
-        statement: "d y / d w changes when b changes"
-        derivative: {of: y, wrt: w}
-        changes_with: b
-"""
-
-
-def warmed(cache, text=SMALL, seed=None) -> CachedChecker:
-    checker = CachedChecker(load_spec_text(text, "small.yaml"), cache=cache, seed=seed)
-    for piece in warm_up_tasks(checker.assignment):
-        warm_up(checker, *piece)
-    return checker
-
-
-def test_inputs_and_claims_are_read_back_identically(cache):
-    assert EVIDENCE_CACHED  # the encoding knows every field of ClaimEvidence
-    first = warmed(cache)
-    second = warmed(cache)
-    question = first.assignment.questions[0]
-    claim = question.items[1]
-    assert first.oracle.computed > 0 and second.oracle.computed == 0
-    assert [e.key() for e in second.draw(question, None, 4)] == [e.key() for e in first.draw(question, None, 4)]
-    assert second.claim_evidence(question, claim) == first.claim_evidence(question, claim)
-
-
-def test_another_seed_or_spec_text_draws_afresh(cache):
-    warmed(cache)
-    assert warmed(cache, seed=4).oracle.computed > 0
-    assert warmed(cache, text=SMALL.replace("title: small", "title: small, edited")).oracle.computed > 0
-
-
-def test_check_spec_warms_the_cache_for_grading(tmp_path, capsys):
-    folder, spec = tmp_path / "cache", tmp_path / "small.yaml"
-    spec.write_text(SMALL.replace("      - claim:", "        expected: x * (1 - tanh(z) ** 2)\n      - claim:"))
-    assert main(["check-spec", str(spec), "--cache-dir", str(folder), "--jobs", "1"]) == 0, capsys.readouterr()
-    checker = CachedChecker(load_spec(spec), cache=ReferenceCache(folder))
-    for piece in warm_up_tasks(checker.assignment):
-        warm_up(checker, *piece)
-    assert checker.oracle.computed == 0
 
 
 def test_the_folder_is_private_and_the_format_versioned(cache):

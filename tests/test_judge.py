@@ -98,3 +98,8 @@ def test_resource_failures_take_precedence_in_the_diagnosis(status):
     failed = Record((), np.asarray(1.0), verdict(1.0, None, status=status, message="limit"))
     found = diagnose([failed] + records([(1.0, -1.0)]), rtol=RTOL, atol=ATOL, name="f")
     assert found.summary.endswith(": limit")
+
+
+def test_an_answer_that_is_always_zero_is_diagnosed_as_such():
+    found = diagnose(records([(1.5, 0.0), (0.0, 0.0), ([1.0, 2.0], [0.0, 0.0])]), rtol=RTOL, atol=ATOL, name="f")
+    assert found.summary == "always returns 0"
