@@ -93,7 +93,9 @@ def _build(loader: _Loader, node: yaml.Node, path: KeyPath, lines: dict, filenam
             raise SpecError(
                 "YAML aliases (*name) of mappings or lists are not supported",
                 file=filename,
-                line=lines.get(path, node.start_mark.line + 1),
+                # An alias's own position is lost (it shares the anchored node's); a list item's
+                # alias is reported at its list's line.
+                line=lines.get(path[:-1] if path and isinstance(path[-1], int) else path),
                 key_path=path,
                 hint="write the repeated part out in full",
             )
