@@ -449,7 +449,8 @@ def _row(row: dict) -> str:
         return f"{seconds:.1f} ({row['n'] / seconds:.1f})"
 
     return (
-        f"| {row['edition']} | {row['n']} | {rate(row['cold'])} | {rate(row['warm'])} | {row['cold'] - row['warm']:.1f} "
+        f"| {row['edition']} | {row['n']} | {rate(row['cold'])} | {rate(row['warm'])} "
+        f"| {row['cold'] - row['warm']:.1f} "
         f"| {rate(row['naive'])} | {row['bare']:.1f} ({row['bare_calls']:.2f} + {row['starts']:.1f}) "
         f"| {row['naive'] / row['warm']:.0f}× | {row['naive'] / row['cold']:.0f}× "
         f"| {row['warm'] / row['bare']:.1f}× | {row['cold'] / row['bare']:.1f}× "

@@ -155,7 +155,9 @@ class ReferenceCache:
                 "choose another with --cache-dir (or $HARNESS_CACHE_DIR), or grade with --no-cache"
             ) from None
         if not stat.S_ISDIR(info.st_mode):
-            raise UsageError(f"the reference cache {str(self.directory)!r} is not a folder; choose another with --cache-dir")
+            raise UsageError(
+                f"the reference cache {str(self.directory)!r} is not a folder; choose another with --cache-dir"
+            )
         if info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             raise UsageError(
                 f"the reference cache folder {str(self.directory)!r} is writable by other users "

@@ -142,7 +142,10 @@ class CachedChecker(AssignmentChecker):
         if path.result is None:
             return None
         source, index = path.result
-        found = (drawn[index], *memo[drawn[index].key()]) if source == "survey" else (path.inputs[index], *verdicts[index])
+        if source == "survey":
+            found = (drawn[index], *memo[drawn[index].key()])
+        else:
+            found = (path.inputs[index], *verdicts[index])
         return found if not found[1].ok else _DIVERGED
 
     def _candidates(self, place: tuple) -> Iterator[_Path]:
@@ -335,7 +338,9 @@ def _load_evidence(arrays: dict[str, np.ndarray], meta: object) -> ClaimEvidence
 _EVIDENCE_TEXT = ("statement", "truth", "changed_variable", "activation", "examples")
 _EVIDENCE_INPUTS = ("first_inputs", "second_inputs")
 _EVIDENCE_VALUES = ("first_value", "second_value")
-EVIDENCE_CACHED = {f.name for f in dataclasses.fields(ClaimEvidence)} == {*_EVIDENCE_TEXT, *_EVIDENCE_INPUTS, *_EVIDENCE_VALUES}
+EVIDENCE_CACHED = {field.name for field in dataclasses.fields(ClaimEvidence)} == {
+    *_EVIDENCE_TEXT, *_EVIDENCE_INPUTS, *_EVIDENCE_VALUES
+}
 """Whether the encoding above knows every field of ClaimEvidence (if not, claims are not cached)."""
 
 

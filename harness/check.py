@@ -66,6 +66,15 @@ class Problem:
     line: int | None = None
 
 
+@dataclass(frozen=True)
+class ClaimAnswer:
+    """What a submission answered to a claim (a bool, or whatever it gave instead) and where."""
+
+    value: object
+    source: str
+    line: int | None = None
+
+
 def derived_seed(base: int, *parts: object) -> int:
     """A stable 64-bit seed for one (question, activation, ...) from the run's seed."""
     text = "\x1f".join([str(base), *map(str, parts)])
@@ -371,31 +380,31 @@ class AssignmentChecker:
             examples=examples,
         )
 
-    def check_claim(self, question: Question, item: ClaimItem, answered: object, problem: Problem | None) -> ItemResult:
+    def check_claim(self, question: Question, item: ClaimItem, answer: ClaimAnswer | Problem) -> ItemResult:
         """Compare the submission's True/False with the numerically established truth."""
         base = dict(question_id=question.id, name=item.name, kind="claim", max_score=float(item.points))
-        if problem is not None:
-            return ItemResult(**base, score=0.0, status="error", summary=problem.summary,
-                              diagnosis=problem.explanation, source=problem.source, line=problem.line)
+        if isinstance(answer, Problem):
+            return ItemResult(**base, score=0.0, status="error", summary=answer.summary,
+                              diagnosis=answer.explanation, source=answer.source, line=answer.line)
         evidence = self.claim_evidence(question, item)
+        base.update(evidence=evidence, examples=evidence.examples, source=answer.source, line=answer.line)
+        answered = answer.value
         if not isinstance(answered, bool):
             return ItemResult(
                 **base, score=0.0, status="failed",
                 summary=f"not a bool: {item.name} is {answered!r}",
                 diagnosis=f"{item.name} must be the constant True or False; it is {answered!r}.",
-                evidence=evidence, examples=evidence.examples,
             )
+        truth = "true" if evidence.truth else "false"
         if answered == evidence.truth:
             return ItemResult(
                 **base, score=float(item.points), status="passed",
-                summary=f"correct: the claim is {'true' if evidence.truth else 'false'}",
-                evidence=evidence, answered=answered, examples=evidence.examples,
+                summary=f"correct: the claim is {truth}", answered=answered,
             )
         return ItemResult(
             **base, score=0.0, status="failed",
-            summary=f"wrong: you answered {answered}, but the claim is {'true' if evidence.truth else 'false'}",
-            diagnosis=self.claim_explanation(item, evidence), evidence=evidence, answered=answered,
-            examples=evidence.examples,
+            summary=f"wrong: you answered {answered}, but the claim is {truth}",
+            diagnosis=self.claim_explanation(item, evidence), answered=answered,
         )
 
     def claim_explanation(self, item: ClaimItem, evidence: ClaimEvidence) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from harness._version import __version__
 from harness.answers import ANSWERS_FILE, WrittenAnswers, load_answers
-from harness.check import AssignmentChecker, Problem
+from harness.check import AssignmentChecker, ClaimAnswer, Problem
 from harness.errors import HarnessError, UsageError
 from harness.outputs import write_class, write_submission
 from harness.cached_check import CachedChecker
@@ -160,24 +160,26 @@ class Submission:
             )
         return PythonAnswer(self.runner, question.module, item.name, definition)
 
-    def claim(self, question: Question, item: ClaimItem) -> tuple[object, Problem | None]:
+    def claim(self, question: Question, item: ClaimItem) -> ClaimAnswer | Problem:
         """What the submission answered to a claim, or why it answered nothing."""
         definition = self.runner.inspect(question.module, item.name)
         written = self.written_entry(question, item.name, definition)
         if isinstance(written, _Written):
-            return (written.value if isinstance(written.value, bool) else _NotABool(written.value)), None
+            value = written.value if isinstance(written.value, bool) else _NotABool(written.value)
+            return ClaimAnswer(value, ANSWERS_FILE)
         if isinstance(written, Problem):
-            return None, written
+            return written
         if written is not None:  # a formula string where a bool was wanted
-            return _NotABool(written.formula.source), None
+            return ClaimAnswer(_NotABool(written.formula.source), ANSWERS_FILE)
         problem = definition_problem(definition, question, question.module, item.name)
         if problem is not None:
-            return None, problem
+            return problem
+        source = f"{question.module}.py"
         if definition.status == "function":
-            return _NotABool(None, described="a function"), None
+            return ClaimAnswer(_NotABool(None, described="a function"), source, definition.line)
         if definition.value_type == "bool":
-            return definition.value, None
-        return _NotABool(definition.value, definition.value_type), None
+            return ClaimAnswer(definition.value, source, definition.line)
+        return ClaimAnswer(_NotABool(definition.value, definition.value_type), source, definition.line)
 
 
 @dataclass(frozen=True)
@@ -191,8 +193,7 @@ def check_item(checker: AssignmentChecker, submission: Submission, question: Que
     """One item's verdict; a bug of the harness costs this item only, and is reported as such."""
     try:
         if isinstance(item, ClaimItem):
-            answered, problem = submission.claim(question, item)
-            return checker.check_claim(question, item, answered, problem)
+            return checker.check_claim(question, item, submission.claim(question, item))
         return checker.check_derivative(question, item, submission.answer(question, item))
     except (KeyboardInterrupt, HarnessError):
         raise
@@ -307,6 +308,13 @@ def grade_all(
     With ``options.jobs`` above 1, that many processes grade (``harness.parallel``); submissions
     finish in any order, but every file written is the same whatever the number.
     """
+    names = [submission.name for submission in submissions]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:
+        raise UsageError(
+            f"two submission folders are named {clashes[0]!r}: reports are named after the folder, "
+            "so each submission needs a folder name of its own"
+        )
     outcome = RunOutcome(results={assignment.path: [] for assignment in assignments})
     many = len(assignments) > 1
     tasks = [(number, submission) for number in range(len(assignments)) for submission in submissions]
@@ -324,7 +332,7 @@ def grade_all(
             with contextlib.closing(graded(checkers, tasks, grade, options.jobs)) as results:
                 for done, (index, result) in enumerate(results, start=1):
                     assignment = assignments[tasks[index][0]]
-                    write_submission(output_folder(out, assignment, many), result)
+                    write_submission(output_folder(out, assignment, many), result, assignment.visibility)
                     outcome.results[assignment.path].append(result)
                     if progress is not None:
                         progress(

@@ -179,6 +179,11 @@ class Assignment:
                 return question
         raise KeyError(f"no question {id!r} in {self.path}; it has {_listing(q.id for q in self.questions)}")
 
+    @property
+    def visibility(self) -> dict[str, str]:
+        """Each item's Gradescope visibility, by test name (``"2.4 dyhat_dw1"``)."""
+        return {f"{q.id} {item.name}": item.visibility for q in self.questions for item in q.items}
+
     def symbolic_shape(self, name: str) -> tuple:
         """The shape of a variable or quantity in dimension names: ``("H", "D")``; () for a scalar."""
         return dict(self.shapes)[name]

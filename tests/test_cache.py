@@ -37,7 +37,11 @@ def entry_files(cache: ReferenceCache) -> list[Path]:
 
 # -- the store ------------------------------------------------------------------------------------
 def test_arrays_and_metadata_come_back_exactly(cache):
-    arrays = {"scalar": np.array(0.1), "vector": np.array([1e-300, -0.0, 5e300]), "matrix": np.arange(6.0).reshape(2, 3)}
+    arrays = {
+        "scalar": np.array(0.1),
+        "vector": np.array([1e-300, -0.0, 5e300]),
+        "matrix": np.arange(6.0).reshape(2, 3),
+    }
     cache.put(("k", 1), arrays, {"sizes": [["H", 2]]})
     got, meta = cache.get(("k", 1))
     assert list(got) == ["scalar", "vector", "matrix"]
@@ -140,7 +144,8 @@ def test_the_cache_command_shows_and_clears(tmp_path, capsys):
     cache = ReferenceCache(tmp_path / "c")
     cache.put(("k",), {"x": np.zeros(2)})
     assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
-    assert capsys.readouterr().out == f"{tmp_path / 'c'} holds 1 entries ({entry_files(cache)[0].stat().st_size} bytes)\n"
+    size = entry_files(cache)[0].stat().st_size
+    assert capsys.readouterr().out == f"{tmp_path / 'c'} holds 1 entries ({size} bytes)\n"
     assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
     assert capsys.readouterr().out.startswith(f"{tmp_path / 'c'} removed 1 entries")
     assert cache.info().entries == 0

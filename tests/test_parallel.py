@@ -17,7 +17,9 @@ from harness.parallel import GradingPool
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALAR = ROOT / "specs" / "q2_neural_networks.yaml"
-SUBMISSIONS = [ROOT / "submissions" / name for name in ("reference_solution", "sample_student", "sign_and_factor_errors")]
+SUBMISSIONS = [
+    ROOT / "submissions" / name for name in ("reference_solution", "sample_student", "sign_and_factor_errors")
+]
 
 
 def harness(*args: object, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

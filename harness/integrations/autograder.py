@@ -52,18 +52,12 @@ def crash_results(message: str, max_score: float) -> dict:
     }
 
 
-def spec_visibility(assignment: Assignment) -> dict[str, str]:
-    """Each test's Gradescope visibility, by test name (``"2.4 dyhat_dw1"``), from the spec."""
-    return {f"{question.id} {item.name}": item.visibility
-            for question in assignment.questions for item in question.items}
-
-
 def _grade(assignments: Sequence[Assignment], submission: Path, options: GradeOptions) -> dict:
     documents = []
     for assignment in assignments:
         checker = AssignmentChecker(assignment, seed=options.seed, examples=options.examples)
         result = grade_submission(checker, submission, options)
-        document = gradescope_results(result, visibility=spec_visibility(assignment))
+        document = gradescope_results(result, visibility=assignment.visibility)
         if len(assignments) > 1:  # the same item name may occur in two specs
             for test in document["tests"]:
                 test["name"] = f"{Path(assignment.path).stem}: {test['name']}"
