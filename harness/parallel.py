@@ -34,7 +34,8 @@ from typing import TypeVar
 from harness.cache import ReferenceCache
 from harness.cached_check import CachedChecker, warm_up, warm_up_tasks
 from harness.check import AssignmentChecker
-from harness.errors import HarnessError
+from harness.errors import HarnessError, UsageError
+from harness.sandbox import python_paths
 from harness.spec import Assignment
 
 T = TypeVar("T")
@@ -168,15 +169,28 @@ def run_cache(directory: str | Path | None, jobs: int) -> Iterator[ReferenceCach
     """The cache of one run: the persistent one in ``directory``; or, without one, a private
     temporary cache shared by the run's processes when there are several (removed at the end)."""
     if directory is not None:
-        yield ReferenceCache(directory)
+        yield ReferenceCache(_outside_the_sandbox(Path(directory)))
     elif jobs <= 1 or not GradingPool.available():
         yield None
     else:
         temporary = tempfile.mkdtemp(prefix="harness-cache-")
         try:
-            yield ReferenceCache(temporary)
+            yield ReferenceCache(_outside_the_sandbox(Path(temporary)))
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _outside_the_sandbox(directory: Path) -> Path:
+    """``directory``, unless the sandbox shows it to submissions (it binds the Python installation)."""
+    resolved = directory.expanduser().resolve()
+    for visible in python_paths():
+        if resolved == Path(visible) or Path(visible) in resolved.parents:
+            raise UsageError(
+                f"the reference cache folder {str(directory)!r} is inside {visible!r}, which the sandbox "
+                "shows to submissions: they could read the true values. Choose a folder outside the "
+                "Python installation with --cache-dir"
+            )
+    return directory
 
 
 def warm_cache(

@@ -7,13 +7,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.parallel import GradingPool
+from harness.errors import HarnessError, UsageError
+from harness.parallel import GradingPool, run_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALAR = ROOT / "specs" / "q2_neural_networks.yaml"
@@ -149,3 +150,20 @@ def test_a_failing_task_is_reported_in_the_parent(task, error, message):
     with pytest.raises(error, match=message):
         with GradingPool(_fail, jobs=2) as pool:
             list(pool.run([task]))
+
+
+def test_a_cache_folder_the_sandbox_shows_to_submissions_is_refused():
+    inside = Path(sysconfig.get_path("purelib")) / "harness-cache"
+    with pytest.raises(UsageError, match="which the sandbox shows to submissions"):
+        with run_cache(inside, jobs=1):
+            pass
+    assert not inside.exists()
+
+
+def test_without_a_persistent_cache_several_jobs_share_a_temporary_one():
+    with run_cache(None, jobs=1) as none:
+        assert none is None
+    with run_cache(None, jobs=2) as shared:
+        folder = shared.directory
+        assert folder.is_dir()
+    assert not folder.exists()
