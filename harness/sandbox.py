@@ -157,19 +157,9 @@ def probe_bwrap(bwrap: str | None) -> str | None:
     if bwrap is None:
         return "bubblewrap unavailable: `bwrap` is not installed (apt-get install bubblewrap)"
     probe = "import numpy, os; print(os.getpid(), os.getuid())"
-    try:
-        done = subprocess.run(
-            [*bwrap_arguments(bwrap, None), "--", python_executable(), "-I", "-c", probe],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=_PROBE_TIMEOUT,
-            env=_probe_environment(),
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"bubblewrap unavailable: {error}"
-    if done.returncode != 0:
-        return f"bubblewrap unavailable: {_first_line(done.stderr)}"
+    done = _run_probe([*bwrap_arguments(bwrap, None), "--", python_executable(), "-I", "-c", probe])
+    if isinstance(done, str):
+        return f"bubblewrap unavailable: {done}"
     pid = done.stdout.split()[0] if done.stdout.split() else ""
     # A fresh PID namespace numbers its processes from 1; the worker is 1 or 2 (after bwrap's init).
     if not pid.isdigit() or int(pid) > 3:
@@ -181,9 +171,15 @@ def probe_unshare(unshare: str | None) -> str | None:
     """Check that ``unshare -n`` can create a network namespace; ``None`` if it can."""
     if unshare is None:
         return "unshare -n unavailable: `unshare` is not installed"
+    done = _run_probe([unshare, "--net", "--", python_executable(), "-I", "-c", "pass"])
+    return f"unshare -n unavailable: {done}" if isinstance(done, str) else None
+
+
+def _run_probe(command: list[str]) -> subprocess.CompletedProcess | str:
+    """Run a probe command; its completed process if it succeeded, else why it failed."""
     try:
         done = subprocess.run(
-            [unshare, "--net", "--", python_executable(), "-I", "-c", "pass"],
+            command,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -191,10 +187,10 @@ def probe_unshare(unshare: str | None) -> str | None:
             env=_probe_environment(),
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        return f"unshare -n unavailable: {error}"
+        return str(error)
     if done.returncode != 0:
-        return f"unshare -n unavailable: {_first_line(done.stderr)}"
-    return None
+        return _first_line(done.stderr)
+    return done
 
 
 def _probe_environment() -> dict[str, str]:
