@@ -14,10 +14,11 @@ edition. Then, for each edition and each N, it measures on this machine:
 1. **harness, cold / warm**: ``harness grade SPEC SUBMISSION... --jobs J`` as a fresh process,
    first with an empty reference cache, then again with the cache it left;
 2. **naive**: what a course would write without the harness: for every submission and item, its
-   own Hypothesis test (``max_examples`` as in the spec, shrinking on) that computes the true
-   derivative at every example with ``mpmath.diff`` (30 digits, a hand-written mpmath forward
-   pass) and calls the student's function imported in-process (no sandbox, no worker: cheaper
-   than what the harness does). Nothing is shared between submissions, so its time is a sum over
+   own Hypothesis test (``max_examples`` as in the spec, shrinking on) that draws the sizes and
+   then every variable's floats from its domain (a plain strategy, leaner than the harness's),
+   computes the true derivative at every example with ``mpmath.diff`` (30 digits, a hand-written
+   mpmath forward pass) and calls the student's function imported in-process (no sandbox, no
+   worker: cheaper than what the harness does). Nothing is shared between submissions, so its time is a sum over
    submissions of one test per (item, activation), each determined by the item's code: every
    distinct (item, variant) of the class is timed once, and the class's time is the sum of its
    submissions' tests. A full naive run on the first ``--naive-check`` submissions checks that
@@ -227,7 +228,8 @@ def naive(spec_path: str, tests: str, rounds: str = "1") -> dict:
     from hypothesis import HealthCheck, given, settings
 
     from harness.spec import ClaimItem, load_spec
-    from harness.strategies import examples
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
 
     assignment = load_spec(spec_path)
     model = assignment.model
@@ -247,9 +249,24 @@ def naive(spec_path: str, tests: str, rounds: str = "1") -> dict:
         z2 = sum(w * a for w, a in zip(w2, a1)) + b2
         return {"z1": z1, "a1": a1, "z2": z2, "yhat": s(z2)}
 
-    def exact_point(example):
-        """The example in mpmath, in the forward pass's layout (a scalar edition's x is [x], ...)."""
-        value = {name: [mp.mpf(float(v)) for v in np.ravel(array)] for name, array in example.values}
+    @st.composite
+    def inputs(draw):
+        """What a course would write: the sizes, then every variable's floats from its domain.
+
+        (Q2's domains keep every quantity far inside float64's range, so nothing is filtered.)
+        """
+        sizes = {name: draw(st.integers(low, high)) for name, (low, high) in model.dimensions}
+        drawn = {}
+        for variable in model.variables:
+            low, high = variable.domain
+            entries = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+            shape = tuple(sizes[dimension] for dimension in variable.shape)
+            drawn[variable.name] = draw(hnp.arrays(np.float64, shape, elements=entries))
+        return drawn
+
+    def exact_point(drawn):
+        """The inputs in mpmath, in the forward pass's layout (a scalar edition's x is [x], ...)."""
+        value = {name: [mp.mpf(float(v)) for v in np.ravel(array)] for name, array in drawn.items()}
         columns = len(value["x"])
         rows = [value["w1"][i : i + columns] for i in range(0, len(value["w1"]), columns)]
         return {"x": value["x"], "w1": rows, "b1": value["b1"], "w2": value["w2"], "b2": value["b2"][0]}
@@ -287,11 +304,10 @@ def naive(spec_path: str, tests: str, rounds: str = "1") -> dict:
 
         @settings(max_examples=item.examples, database=None, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
-        @given(examples(model, activation))
-        def test(example):
-            point = exact_point(example)
+        @given(inputs())
+        def test(given_values):
+            point = exact_point(given_values)
             values = layers(point, s)
-            given_values = dict(example.values)
             hidden = given_values["b1"].shape  # () in the scalar edition, (H,) in the vector one
             arguments = {}
             for name in parameters:

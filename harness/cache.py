@@ -115,7 +115,8 @@ class CacheInfo:
 
     directory: Path
     entries: int
-    bytes: int
+    bytes: int  # the entries' sizes
+    disk: int  # what they occupy on disk (whole blocks)
     temporary: int  # files left by interrupted writers
 
 
@@ -212,17 +213,19 @@ class ReferenceCache:
     # ------------------------------------------------------------------------ the folder
     def info(self) -> CacheInfo:
         """How many entries (and bytes) the folder holds."""
-        entries = size = temporary = 0
+        entries = size = disk = temporary = 0
         for path in self._files():
             if path.name.startswith(_TEMPORARY_PREFIX):
                 temporary += 1
                 continue
             try:
-                size += path.stat().st_size
+                found = path.stat()
             except OSError:
                 continue
             entries += 1
-        return CacheInfo(self.directory, entries, size, temporary)
+            size += found.st_size
+            disk += found.st_blocks * 512
+        return CacheInfo(self.directory, entries, size, disk, temporary)
 
     def clear(self) -> CacheInfo:
         """Delete every entry (of every format version) and leftover temporary file; return what was there."""

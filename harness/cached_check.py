@@ -6,12 +6,12 @@ same claims, so ``CachedChecker`` keeps all of them (through its ``Oracle``) in 
 find them: the survey's inputs per (question, activation), the claims' evidence, and references.
 
 It also keeps **shrink paths**. Shrinking a failure replays a seeded Hypothesis search whose every
-step depends only on whether the answer passed or failed at the inputs it asked about; a
-submission that passes and fails exactly where an earlier one did gets exactly the same minimal
-counterexample. So each shrink is recorded as the sequence of (input, passed?) it asked for, kept
-per (item, activation, pattern of passes in the survey); a later submission with the same pattern
-is asked about the recorded inputs in a few batches instead of one round trip and one Hypothesis
-step each. If it answers every one alike, the recorded result is its result (with its own value
+step depends only on whether the answer passed or failed at the inputs it asked about (and on
+whether a call ended its worker, which ends the shrink budget); a submission that answers exactly
+as an earlier one did gets exactly the same minimal counterexample. So each shrink is recorded as
+the sequence of (input, passed?, ended the worker?) it asked for, kept per (item, activation,
+pattern of passes in the survey); a later submission with the same pattern is asked about the
+recorded inputs in a few batches instead of one round trip and one Hypothesis step each. If it answers every one alike, the recorded result is its result (with its own value
 at that input); at the first difference the real shrinker runs, reusing the answers already
 obtained. The result is what the shrinker gives, either way, for a submission whose functions
 are deterministic.
@@ -27,13 +27,13 @@ import hypothesis
 import numpy as np
 
 from harness.cache import ReferenceCache, key_digest
-from harness.check import AssignmentChecker, Answer, as_value
+from harness.check import NOT_SHRUNK, AssignmentChecker, Answer, as_value
 from harness.oracle import REFERENCE_SOURCES, Oracle, source_digest
 from harness.results import ClaimEvidence
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
 from harness.strategies import Example
 
-CHECK_SOURCES = REFERENCE_SOURCES + ("check", "judge", "results", "strategies")
+CHECK_SOURCES = REFERENCE_SOURCES + ("cached_check", "check", "judge", "results", "strategies")
 """The modules whose code determines survey inputs, claims' evidence and shrink paths."""
 
 SHRINK_PATHS = 16
@@ -98,7 +98,10 @@ class CachedChecker(AssignmentChecker):
     def _shrink(self, question, item, answer, activation, memo):
         """The shrinker's result: replayed from a recorded path when this submission answers alike."""
         drawn = self.draw(question, activation, self.example_count(item))
-        pattern = "".join("1" if memo[example.key()][0].ok else "0" for example in drawn)
+        # What the survey found at each input: passed, failed, or not asked (after a hang).
+        pattern = "".join(
+            "-" if example.key() not in memo else "1" if memo[example.key()][0].ok else "0" for example in drawn
+        )
         place = ("shrink", *self._versions(), question.id, item.name, activation, len(drawn), pattern)
         asking = _Remembering(answer)
         for path in self._candidates(place):
@@ -111,7 +114,7 @@ class CachedChecker(AssignmentChecker):
         self._asked = {}
         try:
             result = AssignmentChecker._shrink(self, question, item, asking, activation, recording)
-            path = _Path.recorded(recording, self._asked, drawn, result)
+            path = _Path.recorded(recording, memo, self._asked, drawn, result)
         finally:
             self._asked = None
         self._keep_path(place, path)
@@ -120,29 +123,35 @@ class CachedChecker(AssignmentChecker):
 
     def _replay(self, path: _Path, drawn, item, answer: Answer, activation, memo):
         """``(example, verdict, output)`` or None as the recorded shrink found, or ``_DIVERGED``."""
-        if not path.fits(len(drawn)):
+        if not path.fits(drawn, memo):
             return _DIVERGED
-        verdicts: list[tuple] = []
+        verdicts: list[tuple | None] = []  # per new input; None: not run (after a call that hung)
         batch = _FIRST_BATCH
-        for source, index, passed in path.steps:
-            if source == "budget":  # past the budget in the same place: asked nothing then either
+        for source, index, passed, stopped in path.steps:
+            if source == "budget":  # past the budget at the same step: asked nothing then either
                 continue
-            if source == "survey":
+            if source == "memo":
                 verdict = memo[drawn[index].key()][0]
             else:
                 if index >= len(verdicts):  # inputs come in order of first use: ask the next batch
                     asked = path.inputs[len(verdicts) : len(verdicts) + batch]
                     calls = [self.arguments(item, example, activation, answer.parameters) for example in asked]
                     for example, outcome in zip(asked, answer.call_many(calls)):
-                        verdicts.append((self._judge(item, example, activation, outcome), outcome.output))
+                        judged = self._judge(item, example, activation, outcome)
+                        verdicts.append(None if outcome.status == "skipped" else (judged, outcome.output))
                     batch *= 2
+                if verdicts[index] is None:
+                    return _DIVERGED
                 verdict = verdicts[index][0]
+                # A call that ends its worker also ends the shrinker's budget: it must match too.
+                if (verdict.kind in NOT_SHRUNK) != stopped:
+                    return _DIVERGED
             if verdict.ok != passed:
                 return _DIVERGED
         if path.result is None:
             return None
         source, index = path.result
-        if source == "survey":
+        if source == "memo":
             found = (drawn[index], *memo[drawn[index].key()])
         else:
             found = (path.inputs[index], *verdicts[index])
@@ -210,66 +219,79 @@ class _Remembering:
     def call_many(self, batch):
         keys = [tuple((name, value.shape, value.tobytes()) for name, value in call.items()) for call in batch]
         missing = {key: call for key, call in zip(keys, batch) if key not in self.known}
-        for key, outcome in zip(missing, self.answer.call_many(list(missing.values()))):
-            self.known[key] = outcome
-        return [self.known[key] for key in keys]
+        answered = dict(zip(missing, self.answer.call_many(list(missing.values()))))
+        # A call skipped because an earlier one hung was not asked: it is not remembered.
+        self.known.update((key, outcome) for key, outcome in answered.items() if outcome.status != "skipped")
+        return [self.known[key] if key in self.known else answered[key] for key in keys]
 
 
 @dataclasses.dataclass(frozen=True)
 class _Path:
-    """One shrink, as the verdicts it asked for: ``steps`` of ``(source, index, passed)``.
+    """One shrink, as the verdicts it asked for: ``steps`` of ``(source, index, passed, stopped)``.
 
-    ``source`` is ``"survey"`` (``index`` into the survey's inputs), ``"new"`` (into ``inputs``,
-    which are in order of first use) or ``"budget"`` (an input past the shrink budget, counted as
-    passing without being asked). ``result`` is where the shrinker ended, or ``None``.
+    ``source`` is ``"memo"`` (``index`` into the survey's inputs, answered in the survey),
+    ``"new"`` (into ``inputs``, asked during the shrink, in order of first use) or ``"budget"`` (an
+    input past the shrink budget, counted as passing without being asked). ``stopped`` says that
+    a new input's call ended its worker (a timeout, ...), which ends the budget. ``result`` is
+    where the shrinker ended, or ``None``.
     """
 
-    steps: tuple[tuple[str, int, bool | None], ...]
+    steps: tuple[tuple[str, int, bool | None, bool], ...]
     inputs: tuple[Example, ...]
     result: tuple[str, int] | None
 
-    def fits(self, survey: int) -> bool:
-        """Whether every index points into a survey of this size or into ``inputs`` in first-use order."""
+    def fits(self, drawn: Sequence[Example], memo: dict) -> bool:
+        """Whether every index points where it should: a surveyed input, or ``inputs`` in order."""
+        if not all(isinstance(step, tuple) and len(step) == 4 for step in self.steps):
+            return False
         used = 0
-        for source, index, passed in self.steps:
-            if source == "survey" and not (0 <= index < survey and passed in (True, False)):
+        for source, index, passed, stopped in self.steps:
+            if source == "budget":
+                continue
+            if source == "memo" and not (0 <= index < len(drawn) and drawn[index].key() in memo):
                 return False
             if source == "new":
-                if not (0 <= index <= used and index < len(self.inputs) and passed in (True, False)):
+                if not 0 <= index <= used or index >= len(self.inputs):
                     return False
                 used = max(used, index + 1)
-            if source not in ("survey", "new", "budget"):
+            if source not in ("memo", "new") or passed not in (True, False) or stopped not in (True, False):
                 return False
         if self.result is None:
             return True
         source, index = self.result
-        return (source == "survey" and 0 <= index < survey) or (source == "new" and 0 <= index < used)
+        if source == "memo":
+            return 0 <= index < len(drawn) and drawn[index].key() in memo
+        return source == "new" and 0 <= index < used
 
     @property
     def digest(self) -> str:
         return key_digest((
-            tuple((source, index, passed) for source, index, passed in self.steps),
+            tuple(tuple(step) for step in self.steps),
             tuple(example.key() for example in self.inputs),
             self.result or (),
         ))
 
     @classmethod
-    def recorded(cls, recording: _Recording, asked: dict[tuple, Example], drawn: Sequence[Example], result) -> _Path:
-        survey = {example.key(): index for index, example in enumerate(drawn)}
+    def recorded(
+        cls, recording: _Recording, memo: dict, asked: dict[tuple, Example], drawn: Sequence[Example], result
+    ) -> _Path:
+        """The path of a shrink that ran with ``recording`` as its memo (``memo``: the survey's)."""
+        surveyed = {example.key(): index for index, example in enumerate(drawn) if example.key() in memo}
         verdicts = dict(recording)  # a plain dict: looking up in the recording would record more
         inputs: dict[tuple, int] = {}
         steps = []
         for key in recording.looked_up:
-            if key in survey:
-                steps.append(("survey", survey[key], verdicts[key][0].ok))
+            if key in surveyed:
+                steps.append(("memo", surveyed[key], verdicts[key][0].ok, False))
             elif key in verdicts:
-                steps.append(("new", inputs.setdefault(key, len(inputs)), verdicts[key][0].ok))
+                verdict = verdicts[key][0]
+                steps.append(("new", inputs.setdefault(key, len(inputs)), verdict.ok, verdict.kind in NOT_SHRUNK))
             else:
-                steps.append(("budget", -1, None))
+                steps.append(("budget", -1, None, False))
         where = None
         if result is not None:
             key = result[0].key()
-            where = ("survey", survey[key]) if key in survey else ("new", inputs[key])
+            where = ("memo", surveyed[key]) if key in surveyed else ("new", inputs[key])
         return cls(tuple(steps), tuple(asked[key] for key in inputs), where)
 
     def store(self) -> tuple[dict[str, np.ndarray], object]:
@@ -281,9 +303,11 @@ class _Path:
     def load(cls, arrays: dict[str, np.ndarray], meta: object) -> _Path | None:
         try:
             inputs = _load_examples(arrays, meta["inputs"])
-            steps = tuple((str(source), int(index), passed) for source, index, passed in meta["steps"])
+            steps = tuple(
+                (str(source), int(index), passed, stopped) for source, index, passed, stopped in meta["steps"]
+            )
             result = meta["result"]
-            if inputs is None or not all(passed in (True, False, None) for _, _, passed in steps):
+            if inputs is None:
                 return None
             return cls(steps, tuple(inputs), (str(result[0]), int(result[1])) if result else None)
         except (KeyError, TypeError, ValueError):

@@ -266,7 +266,8 @@ def _cache(args: argparse.Namespace) -> int:
     cache = ReferenceCache(_cache_dir(args))
     info = cache.clear() if args.action == "clear" else cache.info()
     verb = "removed" if args.action == "clear" else "holds"
-    print(f"{info.directory} {verb} {info.entries} entries ({format_bytes(info.bytes)})")
+    print(f"{info.directory} {verb} {info.entries} entries ({format_bytes(info.bytes)}, "
+          f"{format_bytes(info.disk)} on disk)")
     return EXIT_OK
 
 

@@ -70,6 +70,7 @@ class Oracle:
         self.cache = cache
         self._scope: Key = ("harness oracle", __version__, _REFERENCE_CODE, mpmath.__version__, spec or "", digits)
         self._memo: dict[tuple, object] = {}
+        self._keys: dict[int, tuple[Example, tuple]] = {}
         self.computed = 0
         """How many values this oracle computed itself: neither memoised nor read from the cache."""
 
@@ -111,6 +112,14 @@ class Oracle:
         if self.cache is not None:
             self.cache.put((*self._scope, code, *key), arrays, meta)
 
+    def _key(self, example: Example) -> tuple:
+        """``example.key()``, computed once per example object (every submission asks about each)."""
+        # Holding the example keeps its id from being reused while it is in the table.
+        known = self._keys.get(id(example))
+        if known is None or known[0] is not example:
+            known = self._keys[id(example)] = (example, example.key())
+        return known[1]
+
     def quantities(self, example: Example, activation: str | None) -> dict[str, np.ndarray]:
         """Every variable and quantity of the model at ``example``, correctly rounded to float64."""
 
@@ -122,7 +131,7 @@ class Oracle:
             return arrays if list(arrays) == list(self.model.names) else None
 
         return self.remember(
-            ("values", activation, example.key()), compute, store=lambda value: (value, None), load=load
+            ("values", activation, self._key(example)), compute, store=lambda value: (value, None), load=load
         )
 
     def jacobian(self, example: Example, activation: str | None, of: str, wrt: str) -> np.ndarray:
@@ -138,7 +147,7 @@ class Oracle:
             return arrays.get("jacobian") if len(arrays) == 1 else None
 
         return self.remember(
-            ("jacobian", activation, of, wrt, example.key()),
+            ("jacobian", activation, of, wrt, self._key(example)),
             compute,
             store=lambda value: ({"jacobian": value}, None),
             load=load,

@@ -14,6 +14,7 @@ from harness.cache import FORMAT, ReferenceCache, default_cache_dir, key_digest
 from harness.cli import main
 from harness.errors import UsageError
 from harness.oracle import Oracle
+from harness.runner import format_bytes
 from harness.spec import load_spec
 from harness.strategies import Example
 
@@ -144,8 +145,9 @@ def test_the_cache_command_shows_and_clears(tmp_path, capsys):
     cache = ReferenceCache(tmp_path / "c")
     cache.put(("k",), {"x": np.zeros(2)})
     assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
-    size = entry_files(cache)[0].stat().st_size
-    assert capsys.readouterr().out == f"{tmp_path / 'c'} holds 1 entries ({size} bytes)\n"
+    info = entry_files(cache)[0].stat()
+    expected = f"{tmp_path / 'c'} holds 1 entries ({info.st_size} bytes, {format_bytes(info.st_blocks * 512)} on disk)\n"
+    assert capsys.readouterr().out == expected
     assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
     assert capsys.readouterr().out.startswith(f"{tmp_path / 'c'} removed 1 entries")
     assert cache.info().entries == 0

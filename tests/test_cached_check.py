@@ -116,7 +116,8 @@ def test_a_path_the_submission_does_not_follow_falls_back_to_the_shrinker(plain_
     for paths in checker._paths.values():  # pretend it answered otherwise at one input
         steps = list(paths[0].steps)
         at = next(i for i, step in enumerate(steps) if step[0] != "budget")
-        steps[at] = (steps[at][0], steps[at][1], not steps[at][2])
+        source, index, passed, stopped = steps[at]
+        steps[at] = (source, index, not passed, stopped)
         paths[0] = dataclasses.replace(paths[0], steps=tuple(steps))
     assert graded(checker, submission) == plain_results[submission.name]
     assert recorded > 0 and checker.shrinks == {"recorded": 2 * recorded, "diverged": recorded}
