@@ -217,19 +217,22 @@ def bare(spec_path: str, cache: str, *submissions: str) -> dict:
 
 
 # -- naive: one Hypothesis test per submission and item, mpmath.diff at every example ---------------
-def naive(spec_path: str, tests: str, rounds: str = "1") -> dict:
+def naive(spec_path: str, tests: str, rounds: str = "1", drawing: str = "plain") -> dict:
     """Time each requested test; ``tests`` is JSON: [[submission, module, function], ...].
 
     With ``rounds`` above 1 every test runs that many times and the last time is kept: what a
     test costs once the process has run it before (its strategies built, its imports done).
+    ``drawing`` is ``plain`` (sizes, then floats) or ``harness`` (the harness's own strategy).
     """
     import mpmath
     import numpy as np
     from hypothesis import HealthCheck, given, settings
 
-    from harness.spec import ClaimItem, load_spec
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
+
+    from harness.spec import ClaimItem, load_spec
+    from harness.strategies import examples
 
     assignment = load_spec(spec_path)
     model = assignment.model
@@ -304,7 +307,7 @@ def naive(spec_path: str, tests: str, rounds: str = "1") -> dict:
 
         @settings(max_examples=item.examples, database=None, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
-        @given(inputs())
+        @given(inputs() if drawing == "plain" else examples(model, activation).map(lambda e: dict(e.values)))
         def test(given_values):
             point = exact_point(given_values)
             values = layers(point, s)
@@ -378,14 +381,16 @@ def tests_of(spec: Path) -> list[tuple[str, str]]:
     return [(q.module, i.name) for q in load_spec(spec).questions for i in q.items]
 
 
-def naive_costs(spec: Path, folder: Path, manifest: dict, names: list[str]) -> dict[tuple[str, str, str], float]:
+def naive_costs(
+    spec: Path, folder: Path, manifest: dict, names: list[str], drawing: str
+) -> dict[tuple[str, str, str], float]:
     """Seconds of the naive test of each (module, function, variant) occurring among ``names``."""
     wanted = {}
     for name in names:
         for module, function in tests_of(spec):
             wanted.setdefault((module, function, manifest[name][f"{module}.{function}"]), name)
     tests = [[str(folder / name), module, function] for (module, function, _), name in wanted.items()]
-    timings = internal("naive", str(spec), json.dumps(tests), "2")["timings"]
+    timings = internal("naive", str(spec), json.dumps(tests), "2", drawing)["timings"]
     return {key: timing["seconds"] for key, timing in zip(wanted, timings)}
 
 
@@ -400,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="the harness's --jobs")
     parser.add_argument("--naive-check", type=int, default=4, metavar="K",
                         help="run the naive way in full on the first K submissions, to check the sum")
+    parser.add_argument("--naive-inputs", choices=["plain", "harness"], default="plain",
+                        help="the naive tests' strategy: plain floats (default) or the harness's own")
     parser.add_argument("--seed", type=int, default=5, help="seed of the synthetic class")
     parser.add_argument("--internal", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -409,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     print(f"machine: {machine()}")
-    print(f"harness: --jobs {args.jobs}; class seed {args.seed}; load average {_load()}\n", flush=True)
+    print(f"harness: --jobs {args.jobs}; naive inputs: {args.naive_inputs}; class seed {args.seed}; "
+          f"load average {_load()}\n", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as temporary:
         work = Path(temporary)
@@ -422,10 +430,11 @@ def main(argv: list[str] | None = None) -> int:
         starts = {n: process_starts(n) for n in args.sizes}
         for edition in args.editions:
             spec = SPECS[edition]
-            costs = naive_costs(spec, work / "class", manifest, names[: max(args.sizes)])
+            costs = naive_costs(spec, work / "class", manifest, names[: max(args.sizes)], args.naive_inputs)
             check = names[: args.naive_check]
             checked = internal("naive", str(spec), json.dumps(
-                [[str(work / "class" / name), m, f] for name in check for m, f in tests_of(spec)]))
+                [[str(work / "class" / name), m, f] for name in check for m, f in tests_of(spec)]), "1",
+                args.naive_inputs)
             measured_check = sum(t["seconds"] for t in checked["timings"])
             print(f"{edition}: naive on the first {len(check)} submissions: measured {measured_check:.1f} s, "
                   f"sum of per-test times {naive_sum(spec, manifest, check, costs):.1f} s "
