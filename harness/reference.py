@@ -41,6 +41,11 @@ digits; past that it is taken as 0. With the default 30 digits this resolves der
 about ``10**-5900`` times the output, e.g. ``tanh(z)`` at ``z = 2000`` (where ``1 - tanh(z)`` is
 below ``10**-1737``).
 
+An entry below ``10**-(digits + 3)`` in size whose check estimate is at least ``10**5`` times
+larger (it shrinks with the step: truncation error of a zero derivative, ``x**3`` at 0 gives
+``s**2``) is accepted as it is; such estimates would otherwise never agree relatively. The entry
+is then correct to that absolute precision.
+
 Only the quantities downstream of ``wrt`` that ``of`` needs are recomputed for each perturbation.
 Non-finite entries (overflow beyond ``2**(2**20)``, the log of a negative number) are returned as
 they come. Values returned are object arrays of ``mpf`` from the backend's private context.
@@ -158,6 +163,8 @@ class _Jacobian:
         self.point = point
         self.activation = activation
         self.wanted = digits + _GUARD_DIGITS
+        self.negligible = mpmath.mpf(10) ** -self.wanted
+        """An entry below this that shrinks with the step is accepted: it is this close to 0."""
         self.recomputed = [
             name for name in model.downstream([wrt]) if name == of or name in model.upstream(of)
         ]
@@ -213,6 +220,11 @@ class _Jacobian:
             return None
         if (value == 0) != (other == 0):  # one pass resolved a difference the other lost
             return None
+        if abs(value) <= self.negligible and abs(other) >= abs(value) * 10**_CHECK_STEP_DIGITS:
+            # A derivative that is 0 (x**3 at 0) gives estimates as large as the truncation error,
+            # shrinking with the step, which never agree relatively; tiny and shrinking, the
+            # estimate is 0 to within 10**-wanted.
+            return 0
         return _missing_digits(other, value, self.wanted - _CHECK_RATIO_DIGITS)
 
     def _give_up(

@@ -277,3 +277,11 @@ def test_the_self_test_runs_before_the_first_reference(monkeypatch):
     reference_jacobian(m, "y", "x", {"x": 0.0})
     reference_values(m, {"x": 0.0})
     assert calls == [1]
+
+
+@pytest.mark.parametrize("formula", ["x * x * x", "x ** 5", "sin(x) - x"])
+def test_a_zero_derivative_whose_finite_differences_are_not_zero_is_found_to_be_zero(formula):
+    # Found by tests/test_check_properties.py: x**3 at 0 made the two passes disagree forever.
+    model = Model(variables=(Variable("x", (), (-5.0, 5.0)),), quantities=(("f", parse(formula)),))
+    value = reference_jacobian(model, "f", "x", {"x": np.float64(0.0)})
+    assert abs(value[()]) < mpmath.mpf(10) ** -33
