@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, find, given, seed, setting
 from hypothesis.errors import NoSuchExample
 from hypothesis import strategies as st
 
-from harness.judge import Diagnosis, Record, Verdict, diagnose, judge
+from harness.judge import Record, Verdict, diagnose, judge
 from harness.oracle import Oracle
 from harness.results import ClaimEvidence, Counterexample, ItemResult, Value
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
@@ -130,9 +130,32 @@ def collect(strategy: st.SearchStrategy[Example], seed_value: int, count: int) -
 
 
 class _Failure(Exception):
-    def __init__(self, example: Example, verdict: Verdict, output: str) -> None:
-        super().__init__(verdict.message)
-        self.example, self.verdict, self.output = example, verdict, output
+    def __init__(self, example: Example) -> None:
+        super().__init__("failing example")
+        self.example = example
+
+
+def find_minimal(
+    strategy: st.SearchStrategy[Example], seed_value: int, count: int, fails: Callable[[Example], bool]
+) -> Example | None:
+    """Replay a seeded search of ``count`` examples and shrink its first failure; None if none fails.
+
+    ``fails`` must answer the same for the same input every time it is asked (memoise it):
+    Hypothesis replays the minimal example once more at the end.
+    """
+
+    @seed(seed_value)
+    @_search_settings(count, [Phase.generate, Phase.shrink])
+    @given(strategy)
+    def search(example: Example) -> None:
+        if fails(example):
+            raise _Failure(example)
+
+    try:
+        search()
+    except _Failure as failure:
+        return failure.example
+    return None
 
 
 class AssignmentChecker:
@@ -282,20 +305,17 @@ class AssignmentChecker:
                     budget[0] = 0
             return memo[key]
 
-        @seed(self._seed_for(question, activation))
-        @_search_settings(self.example_count(item), [Phase.generate, Phase.shrink])
-        @given(examples(self.assignment.model, activation))
-        def search(example: Example) -> None:
+        def fails(example: Example) -> bool:
             found = verdict_for(example)
             # Past the budget, unseen inputs count as passing: the shrinker then keeps its best.
-            if found is not None and not found[0].ok:
-                raise _Failure(example, *found)
+            return found is not None and not found[0].ok
 
-        try:
-            search()
-        except _Failure as failure:
-            return failure.example, failure.verdict, failure.output
-        return None
+        strategy = examples(self.assignment.model, activation)
+        example = find_minimal(strategy, self._seed_for(question, activation), self.example_count(item), fails)
+        if example is None:
+            return None
+        verdict, output = memo[example.key()]
+        return example, verdict, output
 
     def counterexample(
         self, item: DerivativeItem, example: Example, activation: str | None,

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import Phase, given, seed
 
 from harness.backends import FLOAT64, MpmathBackend
-from harness.check import AssignmentChecker, _search_settings, as_value, collect
+from harness.check import AssignmentChecker, as_value, collect, find_minimal
 from harness.formula import evaluate
 from harness.reference import reference_jacobian, reference_values
 from harness.results import Value
@@ -52,10 +51,6 @@ class SpecReport:
         return all(f.ok for f in self.findings)
 
 
-class _KeyMismatch(Exception):
-    pass
-
-
 def _exact_environment(assignment: Assignment, item: DerivativeItem, example: Example, activation, digits):
     env = dict(reference_values(assignment.model, example.point, activation=activation, digits=digits))
     for given_item in item.given:
@@ -65,7 +60,7 @@ def _exact_environment(assignment: Assignment, item: DerivativeItem, example: Ex
     return env
 
 
-def _key_error(assignment, item, example, activation, backend, checker) -> tuple[bool, object, np.ndarray]:
+def _key_error(assignment, item, example, activation, backend) -> tuple[bool, object, np.ndarray]:
     """(agrees, key value, reference) for one example, both exact."""
     digits = assignment.settings.reference_digits
     env = _exact_environment(assignment, item, example, activation, digits)
@@ -95,27 +90,17 @@ def check_key(assignment: Assignment, checker: AssignmentChecker, question: Ques
     for activation in activations:
         drawn = checker.draw(question, activation, checker.example_count(item))
         failing = next(
-            (e for e in drawn if not _key_error(assignment, item, e, activation, backend, checker)[0]), None
+            (e for e in drawn if not _key_error(assignment, item, e, activation, backend)[0]), None
         )
         total += len(drawn)
         if failing is None:
             continue
-        shrunk = [failing]
-
-        @seed(checker._seed_for(question, activation))
-        @_search_settings(checker.example_count(item), [Phase.generate, Phase.shrink])
-        @given(examples(assignment.model, activation))
-        def search(example: Example) -> None:
-            if not _key_error(assignment, item, example, activation, backend, checker)[0]:
-                shrunk.append(example)
-                raise _KeyMismatch
-
-        try:
-            search()
-        except _KeyMismatch:
-            pass
-        example = shrunk[-1]
-        _, key, want = _key_error(assignment, item, example, activation, backend, checker)
+        strategy = examples(assignment.model, activation)
+        example = find_minimal(
+            strategy, checker._seed_for(question, activation), checker.example_count(item),
+            lambda e: not _key_error(assignment, item, e, activation, backend)[0],
+        ) or failing
+        _, key, want = _key_error(assignment, item, example, activation, backend)
         details = list(_point_details(example, activation))
         details += [("answer key", _exact_value(key)), ("reference", _exact_value(want))]
         return Finding(
