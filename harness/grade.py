@@ -23,7 +23,7 @@ import numpy as np
 from harness._version import __version__
 from harness.answers import ANSWERS_FILE, WrittenAnswers, load_answers
 from harness.check import AssignmentChecker, ClaimAnswer, Problem
-from harness.errors import HarnessError, UsageError
+from harness.errors import SandboxUnavailable, UsageError
 from harness.outputs import write_class, write_submission
 from harness.cached_check import CachedChecker
 from harness.parallel import graded, run_cache
@@ -195,7 +195,7 @@ def check_item(checker: AssignmentChecker, submission: Submission, question: Que
         if isinstance(item, ClaimItem):
             return checker.check_claim(question, item, submission.claim(question, item))
         return checker.check_derivative(question, item, submission.answer(question, item))
-    except (KeyboardInterrupt, HarnessError):
+    except (KeyboardInterrupt, SandboxUnavailable):
         raise
     except Exception as error:  # an internal error: keep grading, say so loudly
         print(f"harness: internal error while checking {question.id} {item.name}:", file=sys.stderr)
