@@ -12,7 +12,16 @@ from collections.abc import Sequence
 
 
 class HarnessError(Exception):
-    """Base class of every error the harness reports to a user (never a bare traceback)."""
+    """Base class of every error the harness reports to a user (never a bare traceback).
+
+    Every class of the family survives a trip between processes (``pickle``, as the grading
+    pool's pipes use) with its class and message intact.
+    """
+
+    def __reduce__(self):
+        # Keyword-only constructors (SpecError, FormulaError) would not unpickle by default.
+        state = dict(self.__dict__)
+        return (_rebuild, (type(self), str(self), state))
 
 
 class FormulaError(HarnessError, ValueError):
@@ -84,3 +93,20 @@ class UsageError(HarnessError, ValueError):
 
 class SandboxUnavailable(HarnessError, RuntimeError):
     """A sandbox layer was required (``--require-sandbox``) but cannot run on this machine."""
+
+
+class InternalError(HarnessError, RuntimeError):
+    """A fault of the harness itself, not of the user or the submission (exit code 3).
+
+    Raised when a reference cannot be computed (does not converge, does not settle), when the
+    float-leak guard or the reference self-test fails, or when a submission's worker cannot be
+    started. It costs the item being checked, never the run: the item is reported as an
+    internal error with this message.
+    """
+
+
+def _rebuild(cls: type, message: str, state: dict) -> HarnessError:
+    error = Exception.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
