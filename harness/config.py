@@ -10,13 +10,12 @@ keys stand at the top level. Paths are relative to the folder holding the file.
 A wrong key or value raises ``SpecError`` naming the file, the line, the key path and, for a
 misspelt key, the key that was probably meant. The keys are documented in docs/integrations.md.
 
-This module imports only the standard library and ``harness.errors``, because the pytest plugin
-reads the configuration in every pytest run, enabled or not.
+This module imports only the standard library, ``harness.errors`` and ``harness.messages``,
+because the pytest plugin reads the configuration in every pytest run, enabled or not.
 """
 
 from __future__ import annotations
 
-import difflib
 import glob
 import re
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpecError
+from harness.messages import describe, did_you_mean, listing
 
 __all__ = ["CONFIG_FILES", "KEYS", "Config", "find_config", "parse_toml", "read_config"]
 
@@ -106,13 +106,13 @@ def _line_of(text: str, table: tuple[str, ...], key: str | None) -> int | None:
     return None
 
 
+_TOML_KINDS = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
+               list: "an array", dict: "a table"}
+"""How a found value's type is named in messages: in TOML's words."""
+
+
 def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:56] + " ..."
-    kind = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
-            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
-    return f"{text} ({kind})"
+    return describe(value, _TOML_KINDS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,16 +244,16 @@ def _config(values: dict, path: Path, text: str, table: tuple[str, ...]) -> Conf
     for name, value in values.items():
         where = _Where(path, text, table, name)
         if name not in KEYS:
-            raise where.error(f"unknown key {name!r}; expected one of: {', '.join(KEYS)}",
+            raise where.error(f"unknown key {name!r}; expected one of: {listing(KEYS)}",
                               _unknown_key_hint(name, list(KEYS), table))
         settings[name] = KEYS[name](value, where)
     return Config(**settings, file=path)
 
 
 def _unknown_key_hint(name: str, known: list[str], table: tuple[str, ...]) -> str | None:
-    close = difflib.get_close_matches(name.replace("-", "_"), known, n=1, cutoff=0.6)
+    close = did_you_mean(name.replace("-", "_"), known)
     if close:
-        return f"did you mean {close[0]!r}?"
+        return close
     if name == "tool" and not table:
         return "in harness.toml the keys stand at the top level, without a [tool.harness] header"
     return None

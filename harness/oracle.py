@@ -27,7 +27,8 @@ from harness.model import Model
 from harness.reference import reference_jacobian, reference_values
 from harness.strategies import Example
 
-REFERENCE_SOURCES = ("_version", "backends", "cache", "formula", "model", "oracle", "reference", "spec")
+REFERENCE_SOURCES = ("_version", "assignment", "backends", "cache", "formula", "model", "oracle", "reference",
+                     "spec", "spec_keys", "spec_meaning")
 """The modules whose code determines a reference value (their source is part of its disk key)."""
 
 
