@@ -1,4 +1,9 @@
-"""Check one item of one submission: draw inputs, judge answers, shrink failures, diagnose.
+"""Check items of an assignment: draw inputs, judge answers, shrink failures, diagnose.
+
+One ``Checker`` per assignment serves every submission of a run. It is built from parts: an
+``Oracle`` (reference values), a ``Memory`` over a ``Store`` (survey inputs and claims' evidence)
+and a ``Shrinker`` (minimal counterexamples, with shrink paths), all remembering through the same
+store: in memory by default, the on-disk cache when grading a class, a shared one later.
 
 The search runs in two phases so that every submission sees the same inputs and pays one round
 trip per item:
@@ -6,10 +11,8 @@ trip per item:
 1. **Survey.** The item's examples are drawn once per (question, activation) with a seeded,
    database-free Hypothesis run, so they are the same for every submission of a run; the
    candidate answers all of them in one batch and each answer is judged.
-2. **Shrink.** Only if something failed, Hypothesis replays the same seeded search with the
-   judgement as its test and shrinks the first failure to a minimal counterexample. Judgements are
-   memoised per input, so replays agree with the survey, and at most ``SHRINK_BUDGET`` new inputs
-   are tried, so the result is deterministic and a slow submission cannot stall the run.
+2. **Shrink.** Only if something failed, ``harness.shrink`` replays the same seeded search with
+   the judgement as its predicate and shrinks the first failure to a minimal counterexample.
 
 Failures that cost a full time limit per call (timeouts, memory kills, crashes) are not shrunk:
 the first such input is reported as it was drawn.
@@ -18,27 +21,29 @@ the first such input is reported as it was drawn.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import hypothesis
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, find, given, seed, settings
-from hypothesis.errors import NoSuchExample
-from hypothesis import strategies as st
 
+from harness import claims
+from harness.codecs import EVIDENCE, EXAMPLES
+from harness.errors import InternalError
 from harness.judge import Record, Verdict, diagnose, judge
-from harness.oracle import Oracle
-from harness.results import ClaimEvidence, Counterexample, ItemResult, Value
+from harness.oracle import REFERENCE_SOURCES, Oracle
+from harness.results import ClaimEvidence, Counterexample, ItemResult, as_value
+from harness.search import collect, derived_seed
+from harness.shrink import NOT_SHRUNK, Judged, Shrinker
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
-from harness.strategies import Example, examples, values_at, within_float64_range
+from harness.store import Memory, Store, source_digest
+from harness.strategies import Example, examples
 
-SHRINK_BUDGET = 200
-"""New inputs the shrinker may try per failing item (a count, not a time, to stay deterministic)."""
+CHECK_SOURCES = REFERENCE_SOURCES + ("check", "claims", "codecs", "judge", "results", "search", "shrink", "strategies")
+"""The modules whose code determines survey inputs, claims' evidence and shrink paths."""
 
-NOT_SHRUNK = ("timeout", "memory", "crashed", "output_limit")
+_CHECK_CODE = source_digest(CHECK_SOURCES)
 
 
 class Answer(Protocol):
@@ -75,114 +80,48 @@ class ClaimAnswer:
     line: int | None = None
 
 
-def derived_seed(base: int, *parts: object) -> int:
-    """A stable 64-bit seed for one (question, activation, ...) from the run's seed."""
-    text = "\x1f".join([str(base), *map(str, parts)])
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-
-
-def _search_settings(max_examples: int, phases: Sequence[Phase]) -> settings:
-    return settings(
-        max_examples=max_examples,
-        database=None,
-        deadline=None,
-        derandomize=False,
-        phases=tuple(phases),
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
-        print_blob=False,
-    )
-
-
-def as_value(array: np.ndarray | float | None) -> Value | None:
-    """A float64 array as report data: a float, or nested tuples of floats."""
-    if array is None:
-        return None
-    array = np.asarray(array, dtype=np.float64)
-    if array.ndim == 0:
-        return float(array)
-    return tuple(as_value(row) for row in array)
-
-
 def suggest(name: str, known: Sequence[str]) -> str:
     """``"; did you mean 'yhat'?"`` when a known name is close, else ``""``."""
     close = difflib.get_close_matches(name, known, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def collect(strategy: st.SearchStrategy[Example], seed_value: int, count: int) -> list[Example]:
-    """The first ``count`` distinct examples a seeded, database-free Hypothesis run draws."""
-    drawn: list[Example] = []
-    seen: set[tuple] = set()
-
-    # Hypothesis can draw an input twice; ask for more and keep the first `count` distinct.
-    @seed(seed_value)
-    @_search_settings(count + count // 2 + 10, [Phase.generate])
-    @given(strategy)
-    def gather(example: Example) -> None:
-        if example.key() not in seen:
-            seen.add(example.key())
-            drawn.append(example)
-
-    gather()
-    return drawn[:count]
+WarmUpTask = tuple[str, "str | None", "str | None"]
+"""One independent piece of a warm-up: (question id, activation, claim name or None)."""
 
 
-class _Failure(Exception):
-    def __init__(self, example: Example) -> None:
-        super().__init__("failing example")
-        self.example = example
+class Checker:
+    """Checks the items of one assignment for any number of submissions, remembering what they share."""
 
-
-def find_minimal(
-    strategy: st.SearchStrategy[Example], seed_value: int, count: int, fails: Callable[[Example], bool]
-) -> Example | None:
-    """Replay a seeded search of ``count`` examples and shrink its first failure; None if none fails.
-
-    ``fails`` must answer the same for the same input every time it is asked (memoise it):
-    Hypothesis replays the minimal example once more at the end.
-    """
-
-    @seed(seed_value)
-    @_search_settings(count, [Phase.generate, Phase.shrink])
-    @given(strategy)
-    def search(example: Example) -> None:
-        if fails(example):
-            raise _Failure(example)
-
-    try:
-        search()
-    except _Failure as failure:
-        return failure.example
-    return None
-
-
-class AssignmentChecker:
-    """Checks items of one assignment; shared by every submission of a run (inputs, references)."""
-
-    def __init__(self, assignment: Assignment, *, seed: int | None = None, examples: int | None = None) -> None:
+    def __init__(
+        self, assignment: Assignment, *, seed: int | None = None, examples: int | None = None, store: Store | None = None
+    ) -> None:
         self.assignment = assignment
         self.seed = assignment.settings.seed if seed is None else seed
         self.examples_override = examples
-        self.oracle = Oracle(assignment.model, digits=assignment.settings.reference_digits)
-        self._drawn: dict[tuple, list[Example]] = {}
-        self._claims: dict[tuple, ClaimEvidence] = {}
+        digits = assignment.settings.reference_digits
+        self.oracle = Oracle(assignment.model, spec=assignment.digest, digits=digits, store=store)
+        self.memory = Memory(self.oracle.memory.store, ("harness check", assignment.digest, digits), _CHECK_CODE)
+        self.shrinker = Shrinker(self.memory)
+        # Drawn inputs depend on these versions too; they are part of every key that holds inputs.
+        self._versions = (hypothesis.__version__, np.__version__, self.seed)
 
     # -- inputs -------------------------------------------------------------------------------
     def example_count(self, item: DerivativeItem | ClaimItem) -> int:
         return self.examples_override if self.examples_override is not None else item.examples
 
-    def _seed_for(self, question: Question, activation: str | None) -> int:
+    def seed_for(self, question: Question, activation: str | None) -> int:
+        """The seed of one question's survey for one activation."""
         return derived_seed(self.seed, self.assignment.digest, question.id, activation)
 
     def draw(self, question: Question, activation: str | None, count: int) -> list[Example]:
         """The survey's inputs for one question and activation: the same for every submission."""
-        key = (question.id, activation, count)
-        if key not in self._drawn:
+
+        def compute() -> list[Example]:
             strategy = examples(self.assignment.model, activation)
-            self._drawn[key] = collect(strategy, self._seed_for(question, activation), count)
-        return self._drawn[key]
+            return collect(strategy, self.seed_for(question, activation), count)
+
+        return self.memory.remember(("draw", *self._versions, question.id, activation, count), compute, EXAMPLES)
 
     def arguments(
         self, item: DerivativeItem, example: Example, activation: str | None, parameters: Sequence[str]
@@ -258,64 +197,41 @@ class AssignmentChecker:
                 )
         return None
 
-    def _check_one(self, question, item, answer, activation):
+    def _judge(self, item: DerivativeItem, example: Example, activation: str | None, outcome) -> Verdict:
+        want = self.want(item, example, activation)
+        return judge(want, outcome.status, outcome.value, outcome.message, rtol=item.rtol, atol=item.atol)
+
+    def _check_one(self, question: Question, item: DerivativeItem, answer: Answer, activation: str | None):
         """Survey then shrink for one activation: the number of examples on success, else details."""
-        drawn = self.draw(question, activation, self.example_count(item))
-        batch = [self.arguments(item, example, activation, answer.parameters) for example in drawn]
-        outcomes = answer.call_many(batch)
-        memo: dict[tuple, tuple[Verdict, str]] = {}
+        count = self.example_count(item)
+        drawn = self.draw(question, activation, count)
+
+        def ask(inputs: Sequence[Example]) -> list[Judged]:
+            calls = [self.arguments(item, example, activation, answer.parameters) for example in inputs]
+            outcomes = answer.call_many(calls)
+            return [(self._judge(item, e, activation, o), o.output) for e, o in zip(inputs, outcomes)]
+
+        survey: dict[tuple, Judged] = {}
         records = []
-        for example, outcome in zip(drawn, outcomes):
-            if outcome.status == "skipped":  # not run after a call that used up its time limit
+        for example, judged in zip(drawn, ask(drawn)):
+            if judged[0].kind == "skipped":  # not run after a call that used up its time limit
                 continue
-            verdict = self._judge(item, example, activation, outcome)
-            memo[example.key()] = (verdict, outcome.output)
-            records.append(Record(example.sizes, self.want(item, example, activation), verdict))
-        failing = [(e, memo[e.key()]) for e in drawn if e.key() in memo and not memo[e.key()][0].ok]
+            survey[example.key()] = judged
+            records.append(Record(example.sizes, self.want(item, example, activation), judged[0]))
+        failing = [(e, survey[e.key()]) for e in drawn if e.key() in survey and not survey[e.key()][0].ok]
         if not failing:
             return len(drawn)
         example, (verdict, output) = failing[0]
         if verdict.kind not in NOT_SHRUNK:
-            shrunk = self._shrink(question, item, answer, activation, memo)
+            place = ("shrink", *self._versions, question.id, item.name, activation)
+            strategy = examples(self.assignment.model, activation)
+            shrunk = self.shrinker.shrink(place, strategy, self.seed_for(question, activation), count, drawn, survey, ask)
             if shrunk is not None:
-                example, verdict, output = shrunk
+                example, (verdict, output) = shrunk
         shown = Record(example.sizes, self.want(item, example, activation), verdict)
         diagnosis = diagnose(records, rtol=item.rtol, atol=item.atol, name=item.name, shown=shown)
         counterexample = self.counterexample(item, example, activation, answer.parameters, verdict)
         return diagnosis, counterexample, output
-
-    def _judge(self, item, example, activation, outcome) -> Verdict:
-        want = self.want(item, example, activation)
-        return judge(want, outcome.status, outcome.value, outcome.message, rtol=item.rtol, atol=item.atol)
-
-    def _shrink(self, question, item, answer, activation, memo):
-        """Replay the seeded search with shrinking; returns (example, verdict, output) or None."""
-        budget = [SHRINK_BUDGET]
-
-        def verdict_for(example: Example) -> tuple[Verdict, str] | None:
-            key = example.key()
-            if key not in memo:
-                if budget[0] <= 0:
-                    return None
-                budget[0] -= 1
-                arguments = self.arguments(item, example, activation, answer.parameters)
-                (outcome,) = answer.call_many([arguments])
-                memo[key] = (self._judge(item, example, activation, outcome), outcome.output)
-                if memo[key][0].kind in NOT_SHRUNK:  # each further try could cost a time limit
-                    budget[0] = 0
-            return memo[key]
-
-        def fails(example: Example) -> bool:
-            found = verdict_for(example)
-            # Past the budget, unseen inputs count as passing: the shrinker then keeps its best.
-            return found is not None and not found[0].ok
-
-        strategy = examples(self.assignment.model, activation)
-        example = find_minimal(strategy, self._seed_for(question, activation), self.example_count(item), fails)
-        if example is None:
-            return None
-        verdict, output = memo[example.key()]
-        return example, verdict, output
 
     def counterexample(
         self, item: DerivativeItem, example: Example, activation: str | None,
@@ -341,64 +257,17 @@ class AssignmentChecker:
 
     # -- claims -------------------------------------------------------------------------------
     def claim_evidence(self, question: Question, item: ClaimItem) -> ClaimEvidence:
-        """Establish a claim numerically (once per run): does d of/d wrt change with one variable?"""
-        key = (question.id, item.name)
-        if key not in self._claims:
-            self._claims[key] = self._establish(question, item)
-        return self._claims[key]
-
-    def _establish(self, question: Question, item: ClaimItem) -> ClaimEvidence:
-        model = self.assignment.model
-        activations = question.activations or (None,)
+        """Establish a claim numerically (once per store, so once for a class and later runs)."""
         count = self.example_count(item)
 
-        def pairs(activation):
-            """Two gradable inputs that differ only in the claim's variable."""
-            return examples(model, activation).flatmap(
-                lambda example: values_at(model, example.size_map, only=item.changes_with).map(
-                    lambda new: (example, example.replace(item.changes_with, new[item.changes_with]))
-                )
-            ).filter(lambda pair: within_float64_range(model, pair[1], activation))
+        def compute() -> ClaimEvidence:
+            return claims.establish(
+                self.oracle, question, item, count,
+                seed_for=lambda activation: self.seed_for(question, activation),
+                first_drawn=lambda activation: self.draw(question, activation, 1)[0],
+            )
 
-        def derivative(example, activation):
-            return self.oracle.jacobian(example, activation, item.of, item.wrt)
-
-        def differs(pair, activation) -> bool:
-            first, second = (derivative(e, activation) for e in pair)
-            return not bool(np.all(np.abs(first - second) <= item.atol + item.rtol * np.abs(first)))
-
-        fallback = None
-        for activation in activations:
-            rng = random.Random(self._seed_for(question, activation) ^ 0xC1A1)
-            search = _search_settings(count, [Phase.generate, Phase.shrink])
-            try:
-                pair = find(pairs(activation), lambda p, a=activation: differs(p, a), settings=search, random=rng)
-            except NoSuchExample:
-                if fallback is None:
-                    first = self.draw(question, activation, 1)[0]
-                    fallback = (first, first, activation)
-                continue
-            return self._evidence(item, pair[0], pair[1], activation, truth=True, examples=count)
-        first, _, activation = fallback
-        # The claim held on every pair: show one pair with the other end of the domain.
-        low, high = model.variable(item.changes_with).domain
-        value = first.point[item.changes_with]
-        other = np.where(value == high, low, high).astype(np.float64)
-        return self._evidence(item, first, first.replace(item.changes_with, other), activation,
-                              truth=False, examples=count * len(activations))
-
-    def _evidence(self, item, first, second, activation, *, truth, examples) -> ClaimEvidence:
-        return ClaimEvidence(
-            statement=item.statement,
-            truth=truth,
-            changed_variable=item.changes_with,
-            first_inputs=tuple((n, as_value(v)) for n, v in first.values),
-            second_inputs=tuple((n, as_value(v)) for n, v in second.values),
-            first_value=as_value(self.oracle.jacobian(first, activation, item.of, item.wrt)),
-            second_value=as_value(self.oracle.jacobian(second, activation, item.of, item.wrt)),
-            activation=activation,
-            examples=examples,
-        )
+        return self.memory.remember(("claim", *self._versions, question.id, item.name, count), compute, EVIDENCE)
 
     def check_claim(self, question: Question, item: ClaimItem, answer: ClaimAnswer | Problem) -> ItemResult:
         """Compare the submission's True/False with the numerically established truth."""
@@ -424,26 +293,39 @@ class AssignmentChecker:
         return ItemResult(
             **base, score=0.0, status="failed",
             summary=f"wrong: you answered {answered}, but the claim is {truth}",
-            diagnosis=self.claim_explanation(item, evidence), answered=answered,
+            diagnosis=claims.explanation(self.assignment.model, item, evidence), answered=answered,
         )
 
-    def claim_explanation(self, item: ClaimItem, evidence: ClaimEvidence) -> str:
-        """Why the claim holds or not, pointing at where the variable enters the model."""
-        of, wrt, var = item.of, item.wrt, item.changes_with
-        if not evidence.truth:
-            return (
-                f"On {evidence.examples} pairs of inputs that differ only in {var}, d {of} / d {wrt} "
-                f"never changed: it does not depend on {var}."
-            )
-        uses = [
-            f"{name} = {formula.source}"
-            for name, formula in self.assignment.model.quantities
-            if var in formula.names
-        ]
-        where = f" {var} enters the model in {', '.join(uses)}." if uses else ""
-        return (
-            f"Changing only {var} changes d {of} / d {wrt} (see the two inputs below).{where} "
-            "The chain rule for the derivative contains factors evaluated at those quantities (for "
-            "example the activation's derivative at them), so the derivative changes with "
-            f"{var} even where {var} does not appear as a factor of the formula."
-        )
+    # -- warming up -----------------------------------------------------------------------------
+    def warm_up_tasks(self) -> list[WarmUpTask]:
+        """The independent pieces of what every submission needs first: see ``warm_up``."""
+        tasks: list[WarmUpTask] = []
+        for question in self.assignment.questions:
+            for activation in question.activations or (None,):
+                tasks.append((question.id, activation, None))
+            tasks += [(question.id, None, item.name) for item in question.items if isinstance(item, ClaimItem)]
+        return tasks
+
+    def warm_up(self, task: WarmUpTask) -> None:
+        """Compute (or read back) one piece: a claim's evidence, or one activation's survey references.
+
+        A reference that cannot be computed is remembered as such and skipped: the items that
+        need it report it when they are checked, the same way whoever checks them.
+        """
+        question_id, activation, claim = task
+        question = self.assignment.question(question_id)
+        if claim is not None:
+            try:
+                self.claim_evidence(question, question.item(claim))
+            except InternalError:
+                pass
+            return
+        for item in question.items:
+            if not isinstance(item, DerivativeItem):
+                continue
+            for example in self.draw(question, activation, self.example_count(item)):
+                try:
+                    self.arguments(item, example, activation, question.offered(item))
+                    self.want(item, example, activation)
+                except InternalError:
+                    continue

@@ -10,16 +10,20 @@ answer keys that overflow in float64 although the true value is finite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from harness.backends import FLOAT64, MpmathBackend
-from harness.check import AssignmentChecker, as_value, collect, find_minimal
+from harness.check import Checker
+from harness.errors import InternalError
 from harness.formula import evaluate
+from harness.oracle import to_float64
 from harness.reference import reference_jacobian, reference_values
-from harness.results import Value
+from harness.results import Value, as_value
+from harness.search import collect, find_minimal
+from harness.store import run_store
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
 from harness.strategies import EXP_SAFE, Example, examples, unfiltered_examples, within_float64_range
 
@@ -78,11 +82,10 @@ def _key_error(assignment, item, example, activation, backend) -> tuple[bool, ob
 
 
 def _exact_value(array) -> Value:
-    array = np.asarray(array, dtype=object)
-    return as_value(np.array([float(v) for v in array.ravel()], dtype=np.float64).reshape(array.shape))
+    return as_value(to_float64(np.asarray(array, dtype=object)))
 
 
-def check_key(assignment: Assignment, checker: AssignmentChecker, question: Question, item: DerivativeItem) -> Finding:
+def check_key(assignment: Assignment, checker: Checker, question: Question, item: DerivativeItem) -> Finding:
     subject = f"{question.id} {item.name}"
     backend = MpmathBackend(assignment.settings.reference_digits + 10)
     activations = question.activations or (None,)
@@ -97,7 +100,7 @@ def check_key(assignment: Assignment, checker: AssignmentChecker, question: Ques
             continue
         strategy = examples(assignment.model, activation)
         example = find_minimal(
-            strategy, checker._seed_for(question, activation), checker.example_count(item),
+            strategy, checker.seed_for(question, activation), checker.example_count(item),
             lambda e: not _key_error(assignment, item, e, activation, backend)[0],
         ) or failing
         _, key, want = _key_error(assignment, item, example, activation, backend)
@@ -111,7 +114,7 @@ def check_key(assignment: Assignment, checker: AssignmentChecker, question: Ques
     return Finding(subject, True, f"answer key agrees with the reference to {KEY_DIGITS} digits on {total} examples")
 
 
-def check_claim(checker: AssignmentChecker, question: Question, item: ClaimItem) -> Finding:
+def check_claim(checker: Checker, question: Question, item: ClaimItem) -> Finding:
     subject = f"{question.id} {item.name}"
     evidence = checker.claim_evidence(question, item)
     found = "true" if evidence.truth else "false"
@@ -130,7 +133,7 @@ def check_claim(checker: AssignmentChecker, question: Question, item: ClaimItem)
     )
 
 
-def scan_domain(assignment: Assignment, checker: AssignmentChecker) -> list[Finding]:
+def scan_domain(assignment: Assignment, checker: Checker) -> list[Finding]:
     """Where, inside the declared domains, the model is undefined or leaves float64's range."""
     model = assignment.model
     findings: list[Finding] = []
@@ -138,7 +141,7 @@ def scan_domain(assignment: Assignment, checker: AssignmentChecker) -> list[Find
     for question in assignment.questions:
         count = max((checker.example_count(i) for i in question.items), default=0)
         for activation in question.activations or (None,):
-            seed_value = checker._seed_for(question, activation) ^ 0x5CA1
+            seed_value = checker.seed_for(question, activation) ^ 0x5CA1
             points = collect(unfiltered_examples(model), seed_value, count)
             outside = [p for p in points if not within_float64_range(model, p, activation)]
             scanned, skipped = scanned + len(points), skipped + len(outside)
@@ -218,19 +221,34 @@ def _overflowing_keys(assignment, checker, question, activation) -> list[Finding
     return findings
 
 
-def check_spec(assignment: Assignment, *, seed: int | None = None, examples: int | None = None) -> SpecReport:
-    """Check every key and claim of an assignment, and scan its domains."""
-    checker = AssignmentChecker(assignment, seed=seed, examples=examples)
-    findings: list[Finding] = []
-    for question in assignment.questions:
-        for item in question.items:
-            if isinstance(item, ClaimItem):
-                findings.append(check_claim(checker, question, item))
-            elif item.expected is not None:
-                findings.append(check_key(assignment, checker, question, item))
-            else:
-                findings.append(Finding(f"{question.id} {item.name}", True, "no answer key to check", warning=True))
-    findings.extend(scan_domain(assignment, checker))
+def check_spec(
+    assignment: Assignment, *, seed: int | None = None, examples: int | None = None, cache_dir: Path | None = None
+) -> SpecReport:
+    """Check every key and claim of an assignment, and scan its domains.
+
+    With ``cache_dir``, the inputs, references and claims it computes are kept in that reference
+    cache, where grading finds them. A reference that cannot be computed fails its item's
+    finding (naming the input), never the whole check.
+    """
+    with run_store(cache_dir, 1) as store:
+        checker = Checker(assignment, seed=seed, examples=examples, store=store)
+        findings: list[Finding] = []
+        for question in assignment.questions:
+            for item in question.items:
+                subject = f"{question.id} {item.name}"
+                try:
+                    if isinstance(item, ClaimItem):
+                        findings.append(check_claim(checker, question, item))
+                    elif item.expected is not None:
+                        findings.append(check_key(assignment, checker, question, item))
+                    else:
+                        findings.append(Finding(subject, True, "no answer key to check", warning=True))
+                except InternalError as error:
+                    findings.append(Finding(subject, False, f"the reference cannot be computed: {error}"))
+        try:
+            findings.extend(scan_domain(assignment, checker))
+        except InternalError as error:
+            findings.append(Finding("domain", False, f"the reference cannot be computed: {error}"))
     return SpecReport(assignment.path, assignment.title, tuple(findings))
 
 
@@ -246,7 +264,3 @@ def render_spec_report(report: SpecReport) -> str:
                 lines.append(f"         {name}: {value}")
     lines.append("OK" if report.ok else "FAILED")
     return "\n".join(lines) + "\n"
-
-
-def render_spec_reports(reports: Sequence[SpecReport]) -> str:
-    return "\n".join(render_spec_report(r) for r in reports)

@@ -13,14 +13,11 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness._version import __version__
-from harness.config import Config, find_config
-from harness.errors import HarnessError, UsageError
+import harness
+from harness import HarnessError, InternalError, UsageError, find_config
 
 EXIT_OK, EXIT_USER, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-DEFAULT_SPECS = Path("specs")
-DEFAULT_SUBMISSIONS = Path("submissions")
 DEFAULT_OUT = Path("reports")
 
 
@@ -31,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description="Property-based grading of derivative homework.")
-    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    parser.add_argument("--version", action="version", version=f"harness {harness.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     grade = commands.add_parser(
@@ -63,12 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_speed_options(check)
 
     cache = commands.add_parser(
-        "cache", help="show or clear the reference cache",
+        "cache", help="show, clear or warm the reference cache",
         description="The reference cache keeps true values and drawn inputs between runs, in "
-        "$HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness, else ~/.cache/harness.",
+        "$HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness, else ~/.cache/harness. `warm` computes "
+        "what grading the specs needs first (without checking the specs, as check-spec does).",
     )
-    cache.add_argument("action", choices=["info", "clear"])
+    cache.add_argument("action", choices=["info", "clear", "warm"])
+    cache.add_argument("specs", nargs="*", type=Path, metavar="SPEC", help="the specs to warm the cache for")
     cache.add_argument("--cache-dir", type=Path, metavar="DIR", help="the cache folder (default: see above)")
+    cache.add_argument("--seed", type=int, help="warm: override the specs' seed")
+    cache.add_argument("--examples", type=_positive_int, help="warm: override examples per item")
+    cache.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
+                       help="warm: processes (default: the number of CPUs)")
 
     init_ci = commands.add_parser(
         "init-ci", help="write a CI workflow for a student repository",
@@ -103,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     autograde.add_argument("specs", nargs="+", type=Path, metavar="SPEC")
     autograde.add_argument("--root", type=Path, default=Path("/autograder"),
                            help="Gradescope's folder (default: /autograder)")
+    autograde.add_argument("--cache-dir", type=Path, metavar="DIR",
+                           help="the reference cache setup.sh warmed (default: none, references are computed)")
     _add_grading_options(autograde)
     return parser
 
@@ -121,13 +126,11 @@ def _jobs(args: argparse.Namespace) -> int:
 
 def _cache_dir(args: argparse.Namespace) -> Path | None:
     """The persistent cache folder the command asked for, or None for --no-cache."""
-    from harness.cache import default_cache_dir
-
     if getattr(args, "no_cache", False):
         if args.cache_dir is not None:
             raise UsageError("--cache-dir and --no-cache contradict each other; give one of them")
         return None
-    return args.cache_dir or default_cache_dir()
+    return args.cache_dir or harness.default_cache_dir()
 
 
 def _add_grading_options(parser: argparse.ArgumentParser) -> None:
@@ -157,68 +160,25 @@ def _percent(text: str) -> float:
     return value
 
 
-def is_submission(folder: Path) -> bool:
-    return any(folder.glob("*.py")) or (folder / "answers.yaml").exists()
-
-
-def split_paths(paths: Sequence[Path], config: Config = Config()) -> tuple[list[Path], list[Path]]:
-    """Spec files and submission folders among the command's paths (configured or default when none)."""
-    specs: list[Path] = []
-    submissions: list[Path] = []
-    for path in paths:
-        if path.suffix in (".yaml", ".yml") and path.is_file():
-            specs.append(path)
-        elif path.is_dir():
-            if is_submission(path):
-                submissions.append(path)
-            else:
-                submissions.extend(sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")))
-        else:
-            raise UsageError(f"{str(path)!r} is neither a spec file (.yaml) nor a submission folder")
-    specs = specs or spec_paths((), config)
-    if not submissions and not any(p.is_dir() for p in paths):
-        # A configured submission is one submission, even before it holds any file.
-        submissions = [config.submission] if config.submission else sorted(
-            p for p in DEFAULT_SUBMISSIONS.glob("*") if p.is_dir() and not p.name.startswith(".")
-        )
-    if not submissions:
-        raise UsageError("no submissions: pass submission folders, or run where submissions/ has some")
-    return specs, submissions
-
-
-def spec_paths(given: Sequence[Path], config: Config) -> list[Path]:
-    """The specs given, else the configured ones, else specs/*.yaml."""
-    specs = list(given) or list(config.specs) or sorted(DEFAULT_SPECS.glob("*.yaml"))
-    if not specs:
-        raise UsageError("no spec given and no specs/*.yaml here: pass one or more SPEC.yaml files")
-    return specs
-
-
 def _grade(args: argparse.Namespace) -> int:
-    from harness.grade import GradeOptions, grade_all
-    from harness.spec import load_spec
-
     config = find_config(Path.cwd()).override(
         out=args.out, seed=args.seed, examples=args.examples, fail_under=args.fail_under,
         require_sandbox=args.require_sandbox, junit=args.junit,
     )
-    specs, submissions = split_paths(args.paths, config)
-    assignments = [load_spec(path) for path in specs]
+    specs, submissions = harness.split_paths(args.paths, config)
+    assignments = [harness.load_spec(path) for path in specs]
     out = config.out or DEFAULT_OUT
-    options = GradeOptions(seed=config.seed, examples=config.examples, require_sandbox=bool(config.require_sandbox),
+    options = harness.GradeOptions(seed=config.seed, examples=config.examples, require_sandbox=bool(config.require_sandbox),
                            jobs=_jobs(args), cache_dir=_cache_dir(args))
     chatty = not args.quiet and len(assignments) * len(submissions) > 1
     progress = (lambda line: print(line, file=sys.stderr, flush=True)) if chatty else None
-    outcome = grade_all(assignments, submissions, out, options, progress)
+    outcome = harness.grade_all(assignments, submissions, out, options, progress)
     finished = [r for results in outcome.results.values() for r in results]
     for result in finished if not chatty else []:
         print(f"{result.submission}: {result.score:g}/{result.max_score:g}", file=sys.stderr)
     print(f"reports written to {out}", file=sys.stderr)
     if config.junit is not None:
-        from harness.outputs import write_atomically
-        from harness.report import render_junit
-
-        write_atomically(config.junit, render_junit(finished))
+        harness.write_atomically(config.junit, harness.render_junit(finished))
     if args.github:
         from harness.integrations import github
 
@@ -239,35 +199,37 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _check_spec(args: argparse.Namespace) -> int:
-    from harness.checkspec import check_spec, render_spec_report
-    from harness.spec import load_spec
-
     config = find_config(Path.cwd()).override(seed=args.seed, examples=args.examples)
+    cache_dir = _cache_dir(args)
     status = EXIT_OK
     assignments = []
-    for path in spec_paths(args.specs, config):
-        assignments.append(load_spec(path))
-        report = check_spec(assignments[-1], seed=config.seed, examples=config.examples)
-        print(render_spec_report(report))
+    for path in harness.spec_paths(args.specs, config):
+        assignments.append(harness.load_spec(path))
+        report = harness.check_spec(assignments[-1], seed=config.seed, examples=config.examples, cache_dir=cache_dir)
+        print(harness.render_spec_report(report))
         if not report.ok:
             status = EXIT_FAILED
-    cache_dir = _cache_dir(args)
     if status == EXIT_OK and cache_dir is not None:  # so the first grading run finds its references
-        from harness.parallel import warm_cache
-
-        warm_cache(assignments, cache_dir, seed=config.seed, examples=config.examples, jobs=_jobs(args))
+        options = harness.GradeOptions(seed=config.seed, examples=config.examples, jobs=_jobs(args),
+                                       cache_dir=cache_dir)
+        harness.warm_cache(assignments, options)
     return status
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from harness.cache import ReferenceCache
-    from harness.runner import format_bytes
-
-    cache = ReferenceCache(_cache_dir(args))
+    if args.action != "warm" and (args.specs or args.seed is not None or args.examples is not None):
+        raise UsageError(f"cache {args.action} takes no specs, --seed or --examples; did you mean `cache warm`?")
+    if args.action == "warm":
+        config = find_config(Path.cwd()).override(seed=args.seed, examples=args.examples)
+        assignments = [harness.load_spec(path) for path in harness.spec_paths(args.specs, config)]
+        options = harness.GradeOptions(seed=config.seed, examples=config.examples, jobs=_jobs(args),
+                                       cache_dir=_cache_dir(args))
+        harness.warm_cache(assignments, options)
+    cache = harness.ReferenceCache(_cache_dir(args))
     info = cache.clear() if args.action == "clear" else cache.info()
     verb = "removed" if args.action == "clear" else "holds"
-    print(f"{info.directory} {verb} {info.entries} entries ({format_bytes(info.bytes)}, "
-          f"{format_bytes(info.disk)} on disk)")
+    print(f"{info.directory} {verb} {info.entries} entries ({harness.format_bytes(info.bytes)}, "
+          f"{harness.format_bytes(info.disk)} on disk)")
     return EXIT_OK
 
 
@@ -283,22 +245,22 @@ def _init_ci(args: argparse.Namespace) -> int:
 
 
 def _gradescope(args: argparse.Namespace) -> int:
-    from harness.grade import GradeOptions
     from harness.integrations.gradescope_bundle import build_bundle
 
     config = find_config(Path.cwd()).override(seed=args.seed, examples=args.examples,
                                               require_sandbox=args.require_sandbox)
-    options = GradeOptions(seed=config.seed, examples=config.examples, require_sandbox=bool(config.require_sandbox))
-    names = build_bundle(spec_paths(args.specs, config), args.output, options)
+    options = harness.GradeOptions(seed=config.seed, examples=config.examples,
+                                   require_sandbox=bool(config.require_sandbox))
+    names = build_bundle(harness.spec_paths(args.specs, config), args.output, options)
     print(f"wrote {args.output} ({len(names)} files)", file=sys.stderr)
     return EXIT_OK
 
 
 def _autograde(args: argparse.Namespace) -> int:
-    from harness.grade import GradeOptions
     from harness.integrations.autograder import autograde
 
-    options = GradeOptions(seed=args.seed, examples=args.examples, require_sandbox=bool(args.require_sandbox))
+    options = harness.GradeOptions(seed=args.seed, examples=args.examples, require_sandbox=bool(args.require_sandbox),
+                                   cache_dir=args.cache_dir)
     autograde(args.root, args.specs, options)
     return EXIT_OK
 
@@ -321,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _autograde(args)
         build_parser().print_help()
         return EXIT_OK
+    except InternalError as error:  # the harness's own fault, not the user's
+        print(f"harness: internal error: {error}", file=sys.stderr)
+        return EXIT_INTERNAL
     except HarnessError as error:
         print(f"harness: error: {error}", file=sys.stderr)
         return EXIT_USER

@@ -1,117 +1,57 @@
-"""What the harness knows to be true at an example: quantities and derivatives, memoised.
+"""What the harness knows to be true at an example: quantities and derivatives, remembered.
 
-The oracle wraps ``reference`` for grading: it rounds the exact mpmath values to float64 once,
-and remembers them per (activation, example) so every submission of a run, every item of a
-question and every shrinking step reuse the same computation. It never sees submission code.
+The oracle wraps ``reference`` for grading: it rounds the exact mpmath values to float64 once
+(correctly rounded), and remembers them per (activation, example) through a ``Memory``, so every
+submission of a run, every item of a question and every shrinking step reuse one computation,
+and a persistent store keeps them for later runs and the other processes of a parallel run. It
+never sees submission code.
 
-Given a ``ReferenceCache``, it also remembers them on disk, for later runs and for the other
-processes of a parallel run. A disk key holds everything the value depends on: the spec's content
-digest, the reference digits, the activation, what is computed (values, or the Jacobian of
-``of`` with respect to ``wrt``), the example's exact bytes, the versions of the harness and
-mpmath, and a digest of the source of the modules that compute the value (a development checkout
-changes code without changing its version). Change any of them and the old entry is not found.
+A stored value's key holds everything it depends on: the spec's content digest, the reference
+digits, the activation, what is computed (values, or the Jacobian of ``of`` with respect to
+``wrt``), the example's exact bytes, the versions of the harness and mpmath, and a digest of the
+source of the modules that compute the value (a development checkout changes code without
+changing its version). Change any of them and the old entry is not found.
+
+A reference that cannot be computed at an input is the harness's fault, never the
+submission's: any failure of the computation there becomes an ``InternalError`` naming what was
+computed and the input, remembered like a value (see ``harness.store``).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-
-import mpmath
 import numpy as np
 
-from harness._version import __version__
-from harness.cache import Key, ReferenceCache
+from harness.backends import MpmathBackend
+from harness.errors import FormulaError, InternalError
 from harness.model import Model
 from harness.reference import reference_jacobian, reference_values
+from harness.store import Codec, Memory, Store, source_digest
 from harness.strategies import Example
 
-REFERENCE_SOURCES = ("_version", "assignment", "backends", "cache", "formula", "model", "oracle", "reference",
-                     "spec", "spec_keys", "spec_meaning")
-"""The modules whose code determines a reference value (their source is part of its disk key)."""
+REFERENCE_SOURCES = ("_version", "assignment", "backends", "cache", "formula", "functions", "model", "oracle",
+                     "reference", "spec", "spec_keys", "spec_meaning", "store")
+"""The modules whose code determines a reference value (their source is part of its key)."""
 
-
-def source_digest(modules: Sequence[str]) -> str:
-    """SHA-256 (hex) of the source files of these harness modules, in the order given."""
-    digest = hashlib.sha256()
-    folder = Path(__file__).parent
-    for module in modules:
-        try:
-            source = (folder / f"{module}.py").read_bytes()
-        except OSError:  # no source shipped: the version alone must then tell releases apart
-            source = b"<no source>"
-        digest.update(module.encode() + b"\0" + hashlib.sha256(source).digest())
-    return digest.hexdigest()
-
-
-_REFERENCE_CODE = source_digest(REFERENCE_SOURCES)
-
-
-def to_float64(values: np.ndarray) -> np.ndarray:
-    """Round an object array of mpf (or a 0-d one) to float64, entry by entry (correctly rounded)."""
-    array = np.asarray(values, dtype=object)
-    return np.array([float(v) for v in array.ravel()], dtype=np.float64).reshape(array.shape)
+REFERENCE_CODE = source_digest(REFERENCE_SOURCES)
 
 
 class Oracle:
-    """Memoised reference values of one model, rounded to float64; optionally cached on disk.
+    """Remembered reference values of one model, rounded to float64.
 
-    ``spec`` is the content digest of the spec the model comes from (``Assignment.digest``): with
-    a ``cache``, it keeps the entries of different specs apart.
+    ``spec`` is the content digest of the spec the model comes from (``Assignment.digest``): it
+    keeps the entries of different specs apart in a shared ``store``.
     """
 
-    def __init__(
-        self, model: Model, *, digits: int = 30, cache: ReferenceCache | None = None, spec: str | None = None
-    ) -> None:
-        if cache is not None and not spec:
-            raise ValueError("an Oracle with a cache needs spec=, the spec's content digest, to key its entries")
+    def __init__(self, model: Model, *, spec: str, digits: int = 30, store: Store | None = None) -> None:
         self.model = model
         self.digits = digits
-        self.cache = cache
-        self._scope: Key = ("harness oracle", __version__, _REFERENCE_CODE, mpmath.__version__, spec or "", digits)
-        self._memo: dict[tuple, object] = {}
+        self.memory = Memory(store, ("harness oracle", spec, digits), REFERENCE_CODE)
         self._keys: dict[int, tuple[Example, tuple]] = {}
-        self.computed = 0
-        """How many values this oracle computed itself: neither memoised nor read from the cache."""
 
-    def remember(
-        self,
-        key: Key,
-        compute: Callable[[], object],
-        *,
-        store: Callable[[object], tuple[Mapping[str, np.ndarray], object]],
-        load: Callable[[dict[str, np.ndarray], object], object | None],
-        code: str = "",
-    ):
-        """The value memoised under ``key``; else the one cached on disk; else ``compute()``'s.
-
-        ``store(value)`` gives the float64 arrays and JSON metadata to write, ``load(arrays,
-        meta)`` rebuilds the value from them (``None`` when they do not fit: a miss). ``key``
-        names what the value depends on besides the spec, the precision and the reference code;
-        ``code`` is a digest of any further code it depends on.
-        """
-        try:
-            return self._memo[key]
-        except KeyError:
-            pass
-        value = self.read(key, load, code=code)
-        if value is None:
-            value = compute()
-            self.computed += 1
-            self.write(key, *store(value), code=code)
-        self._memo[key] = value
-        return value
-
-    def read(self, key: Key, load: Callable[[dict[str, np.ndarray], object], object | None], *, code: str = ""):
-        """The value on disk under ``key`` (see ``remember``), or ``None``; never memoised."""
-        entry = self.cache.get((*self._scope, code, *key)) if self.cache is not None else None
-        return None if entry is None else load(*entry)
-
-    def write(self, key: Key, arrays: Mapping[str, np.ndarray], meta: object = None, *, code: str = "") -> None:
-        """Store arrays and metadata on disk under ``key`` (nothing without a cache)."""
-        if self.cache is not None:
-            self.cache.put((*self._scope, code, *key), arrays, meta)
+    @property
+    def computed(self) -> int:
+        """How many values this oracle computed itself: neither remembered nor read from the store."""
+        return self.memory.computed
 
     def _key(self, example: Example) -> tuple:
         """``example.key()``, computed once per example object (every submission asks about each)."""
@@ -125,37 +65,64 @@ class Oracle:
         """Every variable and quantity of the model at ``example``, correctly rounded to float64."""
 
         def compute() -> dict[str, np.ndarray]:
-            exact = reference_values(self.model, example.point, activation=activation, digits=self.digits)
+            with _as_internal("the model's values", example, activation):
+                exact = reference_values(self.model, example.point, activation=activation, digits=self.digits)
             return {name: _frozen(to_float64(value)) for name, value in exact.items()}
 
-        def load(arrays: dict[str, np.ndarray], meta: object) -> dict[str, np.ndarray] | None:
-            return arrays if list(arrays) == list(self.model.names) else None
-
-        return self.remember(
-            ("values", activation, self._key(example)), compute, store=lambda value: (value, None), load=load
-        )
+        names = list(self.model.names)
+        codec = Codec(lambda value: (value, None), lambda arrays, meta: arrays if list(arrays) == names else None)
+        return self.memory.remember(("values", activation, self._key(example)), compute, codec)
 
     def jacobian(self, example: Example, activation: str | None, of: str, wrt: str) -> np.ndarray:
         """d ``of`` / d ``wrt`` at ``example``, shape ``shape(of) + shape(wrt)``, rounded to float64."""
 
         def compute() -> np.ndarray:
-            exact = reference_jacobian(
-                self.model, of, wrt, example.point, activation=activation, digits=self.digits
-            )
+            with _as_internal(f"d {of} / d {wrt}", example, activation):
+                exact = reference_jacobian(
+                    self.model, of, wrt, example.point, activation=activation, digits=self.digits
+                )
             return _frozen(to_float64(exact))
 
-        def load(arrays: dict[str, np.ndarray], meta: object) -> np.ndarray | None:
-            return arrays.get("jacobian") if len(arrays) == 1 else None
+        return self.memory.remember(("jacobian", activation, of, wrt, self._key(example)), compute, _JACOBIAN)
 
-        return self.remember(
-            ("jacobian", activation, of, wrt, self._key(example)),
-            compute,
-            store=lambda value: ({"jacobian": value}, None),
-            load=load,
-        )
+
+_JACOBIAN: Codec[np.ndarray] = Codec(
+    lambda value: ({"jacobian": value}, None),
+    lambda arrays, meta: arrays.get("jacobian") if len(arrays) == 1 else None,
+)
+
+
+class _as_internal:
+    """Turn any failure of a reference computation into an ``InternalError`` naming the input."""
+
+    def __init__(self, what: str, example: Example, activation: str | None) -> None:
+        self.what, self.example, self.activation = what, example, activation
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or not isinstance(error, Exception):
+            return False
+        point = ", ".join(f"{name} = {_shown(value)}" for name, value in self.example.values)
+        if self.example.sizes:
+            point += " (" + ", ".join(f"{name} = {size}" for name, size in self.example.sizes) + ")"
+        if self.activation is not None:
+            point += f", activation {self.activation}"
+        problem = str(error) if isinstance(error, (InternalError, FormulaError)) else f"{type(error).__name__}: {error}"
+        raise InternalError(f"the reference for {self.what} cannot be computed at {point}: {problem}") from error
+
+
+def to_float64(values: np.ndarray) -> np.ndarray:
+    """Round ``mpf`` values to the nearest float64, ties to even (subnormals without double rounding)."""
+    return MpmathBackend.to_float64(None, values)  # type: ignore[arg-type]
+
+
+def _shown(value: np.ndarray) -> str:
+    return repr(float(value)) if np.ndim(value) == 0 else np.array2string(np.asarray(value), separator=", ")
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
-    # Memoised arrays are shared by every caller; read-only, as the ones read from disk are.
+    # Remembered arrays are shared by every caller; read-only, as the ones read from a store are.
     array.setflags(write=False)
     return array

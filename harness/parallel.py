@@ -17,35 +17,27 @@ and writes the summary of those.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import multiprocessing
 import multiprocessing.connection
 import os
-import shutil
 import signal
-import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from types import FrameType, TracebackType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from harness.cache import ReferenceCache
-from harness.cached_check import CachedChecker, warm_up, warm_up_tasks
-from harness.check import AssignmentChecker
-from harness.errors import HarnessError, UsageError
-from harness.sandbox import python_paths
-from harness.spec import Assignment
+from harness.errors import HarnessError, InternalError
+
+if TYPE_CHECKING:
+    from harness.check import Checker
 
 T = TypeVar("T")
 R = TypeVar("R")
 _STOP_TIMEOUT = 30.0  # seconds a grading process gets to close its sandbox worker on Ctrl-C
 
 
-def graded(
-    checkers: Sequence[AssignmentChecker], tasks: Sequence[T], grade: Callable[[T], R], jobs: int
-) -> Iterator[tuple[int, R]]:
+def graded(checkers: Sequence[Checker], tasks: Sequence[T], grade: Callable[[T], R], jobs: int) -> Iterator[tuple[int, R]]:
     """Yield ``(index, grade(tasks[index]))`` for every task.
 
     With one job, in order, in this process. With more, the checkers are first warmed up and
@@ -56,33 +48,33 @@ def graded(
         for index, task in enumerate(tasks):
             yield index, grade(task)
         return
-    pieces = [("warm", piece) for piece in _pieces(checkers)]
+    pieces = _pieces(checkers)
 
     def work(job: tuple[str, object]) -> object:
         kind, payload = job
         if kind == "warm":
             number, piece = payload
-            return warm_up(checkers[number], *piece)
+            return checkers[number].warm_up(piece)
         return grade(payload)
 
     with GradingPool(work, min(jobs, max(len(pieces), len(tasks)))) as pool:
-        for _ in pool.run(pieces):
+        for _ in pool.run([("warm", piece) for piece in pieces]):
             pass
         yield from pool.run([("grade", task) for task in tasks])
 
 
-def warm(checkers: Sequence[AssignmentChecker], jobs: int) -> None:
+def warm(checkers: Sequence[Checker], jobs: int) -> None:
     """Compute (or read back) every checker's survey references and claims, with ``jobs`` processes."""
     if jobs <= 1 or not GradingPool.available():
         for number, piece in _pieces(checkers):
-            warm_up(checkers[number], *piece)
+            checkers[number].warm_up(piece)
         return
     for _ in graded(checkers, [], lambda task: None, jobs):
         pass
 
 
-def _pieces(checkers: Sequence[AssignmentChecker]) -> list[tuple[int, tuple[str, str | None, str | None]]]:
-    return [(number, piece) for number, checker in enumerate(checkers) for piece in warm_up_tasks(checker.assignment)]
+def _pieces(checkers: Sequence[Checker]) -> list[tuple[int, tuple]]:
+    return [(number, piece) for number, checker in enumerate(checkers) for piece in checker.warm_up_tasks()]
 
 
 class GradingPool:
@@ -134,11 +126,9 @@ class GradingPool:
                 try:
                     kind, payload = connection.recv()
                 except (EOFError, OSError):
-                    raise HarnessError(f"a grading process died while working on {task!r}") from None
-                if kind == "harness_error":
-                    raise HarnessError(payload)
-                if kind == "error":
-                    raise RuntimeError(f"a grading process failed on {task!r}:\n{payload}")
+                    raise InternalError(f"a grading process died while working on {task!r}") from None
+                if kind == "error":  # the error as the grading process raised it, class and all
+                    raise payload
                 give(connection)
                 yield index, payload
 
@@ -164,48 +154,6 @@ class GradingPool:
             connection.close()
 
 
-@contextlib.contextmanager
-def run_cache(directory: str | Path | None, jobs: int) -> Iterator[ReferenceCache | None]:
-    """The cache of one run: the persistent one in ``directory``; or, without one, a private
-    temporary cache shared by the run's processes when there are several (removed at the end)."""
-    if directory is not None:
-        yield ReferenceCache(_outside_the_sandbox(Path(directory)))
-    elif jobs <= 1 or not GradingPool.available():
-        yield None
-    else:
-        temporary = tempfile.mkdtemp(prefix="harness-cache-")
-        try:
-            yield ReferenceCache(_outside_the_sandbox(Path(temporary)))
-        finally:
-            shutil.rmtree(temporary, ignore_errors=True)
-
-
-def _outside_the_sandbox(directory: Path) -> Path:
-    """``directory``, unless the sandbox shows it to submissions (it binds the Python installation)."""
-    resolved = directory.expanduser().resolve()
-    for visible in python_paths():
-        if resolved == Path(visible) or Path(visible) in resolved.parents:
-            raise UsageError(
-                f"the reference cache folder {str(directory)!r} is inside {visible!r}, which the sandbox "
-                "shows to submissions: they could read the true values. Choose a folder outside the "
-                "Python installation with --cache-dir"
-            )
-    return directory
-
-
-def warm_cache(
-    assignments: Sequence[Assignment],
-    directory: str | Path,
-    *,
-    seed: int | None = None,
-    examples: int | None = None,
-    jobs: int = 1,
-) -> None:
-    """Fill the persistent cache in ``directory`` with what grading these assignments needs first."""
-    with run_cache(directory, jobs) as cache:
-        warm([CachedChecker(a, seed=seed, examples=examples, cache=cache) for a in assignments], jobs)
-
-
 def _serve(connection: multiprocessing.connection.Connection, function: Callable[[object], object]) -> None:
     """A grading process: run tasks until told to stop; SIGTERM stops it cleanly, Ctrl-C is the parent's."""
     # A Python-level handler, not SIG_IGN: sandbox workers started from here get the default back.
@@ -219,10 +167,10 @@ def _serve(connection: multiprocessing.connection.Connection, function: Callable
                 return
             try:
                 reply = ("ok", function(message[1]))
-            except HarnessError as error:
-                reply = ("harness_error", str(error))
-            except Exception:
-                reply = ("error", traceback.format_exc())
+            except HarnessError as error:  # the family pickles with its class and message
+                reply = ("error", error)
+            except Exception:  # a bug: the parent reports it as an internal error, traceback and all
+                reply = ("error", InternalError(f"a grading process failed:\n{traceback.format_exc()}"))
             connection.send(reply)
     except (KeyboardInterrupt, EOFError, OSError):
         return

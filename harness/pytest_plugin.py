@@ -13,26 +13,29 @@ session-wide hook would escape them (pytest-mypy stopped injecting its status it
 ``pytest_collection_modifyitems`` for that reason). The price: pytest must walk past the spec
 file, which it does by default; a note after collection says when it did not.
 
-The first item of a spec to run grades the submission once, through the same runner and checker
-as ``harness grade``, for exactly the items selected in this session (inputs are seeded per
-question, so a subset gets the verdicts the full run gives). Each item then reports its own
-``ItemResult``: a pass, a failure showing the report's diagnosis and minimal counterexample, or
-an error (the answer could not be checked: a missing file, a module that does not load).
+Each item is checked when its test runs, by a ``harness.Grader`` opened for the spec on first
+use and kept for the session: the same core, checker and on-disk reference cache as ``harness
+grade`` (``--harness-cache-dir``, default ``$HARNESS_CACHE_DIR`` else ``~/.cache/harness``), one
+sandboxed worker per spec. Inputs are seeded per question, so an item gets the verdict the full
+run gives whichever items are selected, and under pytest-xdist each worker checks only the items
+it runs. The verdict is an ``ItemResult``: a pass, a failure showing the report's diagnosis and
+minimal counterexample, or an error (the answer could not be checked: a missing file, a module
+that does not load). The score summary adds up the items' ``user_properties``, which xdist
+workers send to the controller with their reports, so it appears once, also under xdist.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
-    from harness.results import ItemResult, SubmissionResult
-    from harness.spec import Assignment, Item, Question
+    from harness import Assignment, Grader, Item, ItemResult, Question
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-seed", metavar="N", type=_at_least(0), help="override the specs' seed")
     group.addoption("--harness-examples", metavar="N", type=_at_least(1),
                     help="override the examples per item")
+    group.addoption("--harness-cache-dir", metavar="DIR", type=Path,
+                    help="the reference cache (default: $HARNESS_CACHE_DIR, else ~/.cache/harness)")
 
 
 def _at_least(minimum: int):
@@ -61,6 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _enable(config)
     if state is not None:
         config.stash[_STATE] = state
+        config.pluginmanager.register(state, "harness-state")  # for its pytest_runtest_logreport
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -88,113 +94,112 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str] | None:
     ] or None
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state = session.config.stash.get(_STATE, None)
+    if state is not None:
+        state.close()
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
-    scores = [] if state is None else [
-        f"{_shown(spec, config)}: {graded.score:g} / {graded.max_score:g} points on the "
-        f"{len(graded.items)} item(s) run"
-        for spec, graded in state.graded.items() if not isinstance(graded, BaseException)
-    ]
-    if scores:
-        terminalreporter.section("harness score")
-        for line in scores:
-            terminalreporter.write_line(line)
+    if state is None or not state.scores:
+        return
+    terminalreporter.section("harness score")
+    for spec, (score, max_score, items) in sorted(state.scores.items()):
+        terminalreporter.write_line(f"{spec}: {score:g} / {max_score:g} points on the {items} item(s) run")
 
 
 # ---------------------------------------------------------------------------------------------
-# The enabled plugin's state: what to grade, and each spec's result once graded
+# The enabled plugin's state: what to grade, and one grader per spec once used
 
 
-@dataclass
+@dataclass(eq=False)  # hashable: it is registered as a plugin
 class _State:
     specs: tuple[Path, ...]
     submission: Path
     seed: int | None
     examples: int | None
     require_sandbox: bool
+    cache_dir: Path
     source: str
     """Where the settings came from, for the header (``"pyproject.toml"``, ``"options"``)."""
     collected: set[Path] = field(default_factory=set)
-    graded: dict[Path, SubmissionResult | BaseException] = field(default_factory=dict)
+    graders: dict[Path, Grader | BaseException] = field(default_factory=dict)
+    scores: dict[str, list] = field(default_factory=dict)
+    """Per spec (as shown), the points, maximum and number of the graded items reported."""
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Every item's teardown report carries its score, on the controller under xdist too.
+        if report.when != "teardown":
+            return
+        properties = dict(report.user_properties)
+        if "harness_spec" in properties:
+            totals = self.scores.setdefault(properties["harness_spec"], [0.0, 0.0, 0])
+            totals[0] += properties["score"]
+            totals[1] += properties["max_score"]
+            totals[2] += 1
 
     def header(self, config: pytest.Config) -> list[str]:
         """How to reproduce the run: what is graded, the seed and examples, the isolation."""
-        from harness.errors import HarnessError
-        from harness.sandbox import detect
-        from harness.spec import load_spec
+        import harness
 
         lines = [f"harness: grading {_shown(self.submission, config)} (settings from {self.source})"]
         for spec in self.specs:
             try:
-                settings = load_spec(spec).settings
-            except HarnessError:
+                settings = harness.load_spec(spec).settings
+            except harness.HarnessError:
                 lines.append(f"harness: {_shown(spec, config)}: cannot be loaded (see the collection error)")
                 continue
             seed = settings.seed if self.seed is None else self.seed
             examples = settings.examples if self.examples is None else self.examples
             lines.append(f"harness: {_shown(spec, config)}: seed {seed}, {examples} examples per item; reproduce "
                          f"with --harness-seed={seed} --harness-examples={examples}")
-        lines.append(f"harness: isolation: {detect().describe()}")
+        lines.append(f"harness: isolation: {harness.detect_isolation()}")
         return lines
 
     def result(self, node: HarnessItem) -> ItemResult:
-        """The verdict on ``node``, grading its spec for every selected item on first use."""
-        if node.spec not in self.graded:
-            wanted = {(other.question.id, other.item.name) for other in node.session.items
-                      if isinstance(other, HarnessItem) and other.spec == node.spec}
+        """The verdict on ``node``, checked by its spec's grader (opened on first use)."""
+        import harness
+
+        if node.spec not in self.graders:
+            options = harness.GradeOptions(seed=self.seed, examples=self.examples,
+                                           require_sandbox=self.require_sandbox, cache_dir=self.cache_dir)
             try:
-                self.graded[node.spec] = self._grade(_only(node.assignment, wanted))
-            except Exception as error:  # every item of the spec reports it; none grades again
-                self.graded[node.spec] = error
-        graded = self.graded[node.spec]
-        if isinstance(graded, BaseException):
-            raise graded
-        return next(result for result in graded.items
-                    if (result.question_id, result.name) == (node.question.id, node.item.name))
+                self.graders[node.spec] = harness.Grader(node.assignment, self.submission, options)
+            except Exception as error:  # every item of the spec reports it; none tries again
+                self.graders[node.spec] = error
+        grader = self.graders[node.spec]
+        if isinstance(grader, BaseException):
+            raise grader
+        return grader.check(node.question, node.item)
 
-    def _grade(self, assignment: Assignment) -> SubmissionResult:
-        from harness.check import AssignmentChecker
-        from harness.grade import GradeOptions, grade_submission
-
-        checker = AssignmentChecker(assignment, seed=self.seed, examples=self.examples)
-        options = GradeOptions(seed=self.seed, examples=self.examples, require_sandbox=self.require_sandbox)
-        return grade_submission(checker, self.submission, options)
+    def close(self) -> None:
+        for grader in self.graders.values():
+            if not isinstance(grader, BaseException):
+                grader.close()
 
 
 _STATE = pytest.StashKey[_State]()
 
 
-def _only(assignment: Assignment, wanted: set[tuple[str, str]]) -> Assignment:
-    """``assignment`` reduced to the (question id, item name) pairs in ``wanted``."""
-    questions = []
-    for question in assignment.questions:
-        items = tuple(item for item in question.items if (question.id, item.name) in wanted)
-        if items:
-            questions.append(replace(question, items=items))
-    return replace(assignment, questions=tuple(questions))
-
-
 def _enable(config: pytest.Config) -> _State | None:
     """The plugin's state when configuration or options enable it, else None (it stays inert)."""
-    from harness.config import find_config
-    from harness.errors import HarnessError
+    import harness
 
     option = config.option
     try:
-        settings = find_config(config.rootpath)
-    except HarnessError as error:
+        settings = harness.find_config(config.rootpath)
+    except harness.HarnessError as error:
         raise pytest.UsageError(f"harness: {error}") from None
     if settings.file is None and not option.harness_spec and option.harness_submission is None:
         return None
     invoked = config.invocation_params.dir
     root = settings.root or config.rootpath
-    specs = tuple(_existing(invoked / path, "--harness-spec", "file") for path in option.harness_spec)
-    specs = specs or settings.specs or tuple(sorted((root / "specs").glob("*.yaml")))
-    if not specs:
-        raise pytest.UsageError(
-            f"harness: no spec to grade against: no specs/*.yaml in {root}; set specs in "
-            "[tool.harness] of pyproject.toml or pass --harness-spec SPEC.yaml"
-        )
+    given = [_existing(invoked / path, "--harness-spec", "file") for path in option.harness_spec]
+    try:
+        specs = harness.spec_paths(given, settings, root)
+    except harness.UsageError as error:
+        raise pytest.UsageError(f"harness: {error} (or pass --harness-spec SPEC.yaml)") from None
     if option.harness_submission is not None:
         submission = _existing(invoked / option.harness_submission, "--harness-submission", "folder")
     else:
@@ -205,6 +210,7 @@ def _enable(config: pytest.Config) -> _State | None:
         seed=option.harness_seed if option.harness_seed is not None else settings.seed,
         examples=option.harness_examples if option.harness_examples is not None else settings.examples,
         require_sandbox=bool(settings.require_sandbox),
+        cache_dir=(invoked / option.harness_cache_dir if option.harness_cache_dir else harness.default_cache_dir()),
         source=settings.file.name if settings.file is not None else "options",
     )
 
@@ -230,16 +236,16 @@ class SpecFile(pytest.File):
     """A spec file: one collector per question."""
 
     def collect(self):
-        from harness.spec import load_spec
+        import harness
 
-        assignment = load_spec(self.path)
+        assignment = harness.load_spec(self.path)
         for question in assignment.questions:
             yield QuestionNode.from_parent(self, name=question.id, assignment=assignment, question=question)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
-        from harness.errors import HarnessError
+        import harness
 
-        if isinstance(excinfo.value, HarnessError):
+        if isinstance(excinfo.value, harness.HarnessError):
             return str(excinfo.value)  # the spec error's file, line, key path and hint
         return super().repr_failure(excinfo)
 
@@ -275,36 +281,36 @@ class HarnessItem(pytest.Item):
         self.add_marker("harness")
 
     def setup(self) -> None:
-        from harness.errors import HarnessError
-        from harness.report import render_item_text
+        import harness
 
         try:
             self.verdict = self.session.config.stash[_STATE].result(self)
-        except HarnessError as error:
+        except harness.HarnessError as error:
             pytest.fail(str(error), pytrace=False)
-        self.user_properties += [("score", self.verdict.score), ("max_score", self.verdict.max_score)]
+        self.user_properties += [("harness_spec", _shown(self.spec, self.config)),
+                                 ("score", self.verdict.score), ("max_score", self.verdict.max_score)]
         if self.verdict.status == "error":  # not checked at all: an error, as in JUnit reports
-            pytest.fail(render_item_text(self.verdict), pytrace=False)
+            pytest.fail(harness.render_item_text(self.verdict), pytrace=False)
 
     def runtest(self) -> None:
         if self.verdict.status != "passed":
             raise ItemFailed(self.verdict)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        from harness.report import render_item_text
+        import harness
 
         if isinstance(excinfo.value, ItemFailed):
-            return render_item_text(excinfo.value.result)
+            return harness.render_item_text(excinfo.value.result)
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """The student's file and the line defining the item (read, never run, here)."""
-        from harness.answers import ANSWERS_FILE
+        import harness
 
         submission = self.session.config.stash[_STATE].submission
         module = submission / f"{self.question.module}.py"
-        if not module.exists() and (submission / ANSWERS_FILE).exists():
-            return submission / ANSWERS_FILE, None, f"{self.question.id} {self.item.name}"
+        if not module.exists() and (submission / harness.ANSWERS_FILE).exists():
+            return submission / harness.ANSWERS_FILE, None, f"{self.question.id} {self.item.name}"
         line = _definition_line(module, self.item.name)
         return module, None if line is None else line - 1, f"{self.question.id} {self.item.name}"
 

@@ -11,10 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
+import numpy as np
+
 # A numeric value as a report shows it: a float, or nested tuples of floats for an array.
 Value = Union[float, tuple]
 
 Status = Literal["passed", "failed", "error"]
+
+
+def as_value(array: np.ndarray | float | None) -> Value | None:
+    """A float64 array as report data: a float, or nested tuples of floats."""
+    if array is None:
+        return None
+    array = np.asarray(array, dtype=np.float64)
+    if array.ndim == 0:
+        return float(array)
+    return tuple(as_value(row) for row in array)
 
 
 @dataclass(frozen=True)

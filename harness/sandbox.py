@@ -281,6 +281,11 @@ def detect(bwrap: str | None = "", unshare: str | None = "") -> Sandbox:
     return Sandbox(unshare=unshare, **found, problems=tuple(problems))
 
 
+def detect_isolation() -> str:
+    """One line saying which isolation submission code gets on this machine (what reports print)."""
+    return detect().describe()
+
+
 class WorkerCgroup:
     """A worker's own cgroups (one per hierarchy): cap its processes and memory, find them all."""
 

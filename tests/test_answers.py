@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.grade import GradeOptions, grade_all
+from harness.grading import GradeOptions, grade_all
 from harness.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent

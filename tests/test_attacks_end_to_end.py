@@ -1,4 +1,4 @@
-"""The attack suite end to end: attack submissions graded by ``harness.grade.grade_all``.
+"""The attack suite end to end: attack submissions graded by ``harness.grading.grade_all``.
 
 ``test_attacks.py`` attacks the runner call by call; here the same attacks go through the real
 pipeline (spec, checker, runner, reports), several per grading run, in a run that also grades the
@@ -36,8 +36,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import harness.grade
-from harness.grade import GradeOptions, grade_all
+import harness.grading
+from harness.grading import GradeOptions, grade_all
 from harness.report.markdown import escape_text
 from harness.results import ItemResult, SubmissionResult
 from harness.runner import Limits, SubmissionRunner, surviving_processes
@@ -259,7 +259,7 @@ def grade_run(root: Path, attacks: Sequence[str], written: Mapping[str, Mapping]
         listener.listen()
         listener.setblocking(False)
         spec, submissions = build_tree(root, listener.getsockname()[1], attacks, written)
-        patch.setattr(harness.grade, "SubmissionRunner", recording)
+        patch.setattr(harness.grading, "SubmissionRunner", recording)
         before = snapshot(root, skip=root / "reports")
         started = time.monotonic()
         with grader_memory_capped():

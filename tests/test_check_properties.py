@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harness.answers import FormulaAnswer
-from harness.check import AssignmentChecker
+from harness.check import Checker
 from harness.formula import parse
 from harness.spec import load_spec_text
 
@@ -69,7 +69,7 @@ def extend(children: st.SearchStrategy[Expr]) -> st.SearchStrategy[Expr]:
 expressions = st.recursive(leaf(), extend, max_leaves=6).filter(lambda e: "x" in e.text)
 
 
-def checker_for(expr: Expr) -> tuple[AssignmentChecker, object, object]:
+def checker_for(expr: Expr) -> tuple[Checker, object, object]:
     spec = f"""\
 title: Random model
 settings: {{examples: 25, seed: 3}}
@@ -90,7 +90,7 @@ questions:
 """
     assignment = load_spec_text(spec, "random.yaml")
     question = assignment.questions[0]
-    return AssignmentChecker(assignment), question, question.items[0]
+    return Checker(assignment), question, question.items[0]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.nested_given])

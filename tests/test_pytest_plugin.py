@@ -13,9 +13,8 @@ import pytest
 
 # Imported here, before pytester's in-process runs, so that they keep these modules (numpy cannot
 # be imported twice in a process) and reuse them rather than reloading them for each run.
-from harness.check import AssignmentChecker
 from harness.errors import SpecError
-from harness.grade import grade_submission
+from harness.grading import grade
 from harness.report import render_item_text
 from harness.spec import load_spec
 
@@ -78,7 +77,7 @@ def test_a_wrong_answer_fails_with_the_reports_diagnosis_not_a_traceback(repo):
     result = run(repo, "-k", "1.1")
     result.assert_outcomes(passed=2, failed=1, deselected=1)
     assignment = load_spec(repo.path / "specs" / "tiny.yaml")
-    graded = grade_submission(AssignmentChecker(assignment), repo.path)
+    graded = grade(assignment, repo.path)
     wrong = next(item for item in graded.items if item.name == "dy_dx")
     # The failure is exactly the report's text: diagnosis, where, minimal counterexample.
     assert f"{'_' * 10} 1.1 dy_dx {'_' * 10}" in result.stdout.str()
@@ -194,7 +193,7 @@ def test_without_configuration_the_plugin_is_inert_and_imports_nothing_heavy(rep
         import sys
 
         def test_nothing_heavy_was_imported():
-            heavy = {"numpy", "hypothesis", "mpmath", "yaml", "harness.spec", "harness.grade"}
+            heavy = {"numpy", "hypothesis", "mpmath", "yaml", "harness.spec", "harness.grading"}
             assert heavy.isdisjoint(sys.modules)
     """)
     result = repo.runpytest_subprocess("-p", "harness.pytest_plugin")
@@ -202,10 +201,11 @@ def test_without_configuration_the_plugin_is_inert_and_imports_nothing_heavy(rep
     assert "harness:" not in result.stdout.str()
 
 
-def test_importing_the_plugin_imports_no_other_harness_module():
-    code = "import sys, harness.pytest_plugin; print(sorted(m for m in sys.modules if m.startswith('harness')))"
+def test_importing_the_plugin_imports_only_the_public_api_and_its_version():
+    code = ("import sys, harness.pytest_plugin; print(sorted(m for m in sys.modules if m.startswith('harness')), "
+            "'numpy' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert done.stdout == "['harness', 'harness.pytest_plugin']\n"
+    assert done.stdout == "['harness', 'harness._version', 'harness.pytest_plugin'] False\n"
 
 
 def test_the_plugin_is_registered_through_the_pytest11_entry_point():

@@ -2,7 +2,7 @@
 
 ``github`` writes a student repository's workflow and reports a grading step to GitHub;
 ``gradescope_bundle`` builds the autograder zip; ``autograder`` is what runs inside it. Like the
-CLI, they sit on top of ``harness.grade`` and ``harness.report`` and add no grading logic.
+CLI, they sit on top of ``harness.grading`` and ``harness.report`` and add no grading logic.
 """
 
 DISTRIBUTION = "derivgrade-harness"

@@ -4,7 +4,9 @@ Gradescope puts the upload in ``<root>/submission`` and reads ``<root>/results/r
 (``<root>`` is ``/autograder``). That file is always written: an upload with no files is graded
 like any other (each item fails with "missing file ...") under a note saying what was uploaded,
 and a crash of the grading becomes one failed test saying what happened, never a missing file.
-Each test's visibility is the spec's (``settings.visibility``, overridden per item).
+Each test's visibility is the spec's (``settings.visibility``, overridden per item). With a
+``cache_dir`` (the bundle's ``setup.sh`` warms one when it builds the image), every submission is
+graded warm: its references, inputs and claims are read back, not computed.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.answers import ANSWERS_FILE
-from harness.check import AssignmentChecker
-from harness.errors import HarnessError
-from harness.grade import GradeOptions, grade_submission
-from harness.outputs import write_atomically
-from harness.report import gradescope_results
-from harness.report.markdown import escape_text
-from harness.spec import Assignment, load_spec
+from harness import (
+    ANSWERS_FILE,
+    Assignment,
+    GradeOptions,
+    HarnessError,
+    escape_text,
+    grade,
+    gradescope_results,
+    load_spec,
+    write_atomically,
+)
 
 RESULTS = Path("results/results.json")
 SUBMISSION = Path("submission")
@@ -55,8 +60,7 @@ def crash_results(message: str, max_score: float) -> dict:
 def _grade(assignments: Sequence[Assignment], submission: Path, options: GradeOptions) -> dict:
     documents = []
     for assignment in assignments:
-        checker = AssignmentChecker(assignment, seed=options.seed, examples=options.examples)
-        result = grade_submission(checker, submission, options)
+        result = grade(assignment, submission, options)
         document = gradescope_results(result, visibility=assignment.visibility)
         if len(assignments) > 1:  # the same item name may occur in two specs
             for test in document["tests"]:

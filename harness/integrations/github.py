@@ -19,14 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from harness.config import find_config
-from harness.errors import UsageError
+from harness import ItemResult, SubmissionResult, UsageError, find_config, render_item_text, render_submission_markdown
 from harness.integrations import DISTRIBUTION
-from harness.report import render_item_text, render_submission_markdown
-from harness.results import ItemResult, SubmissionResult
 
 if TYPE_CHECKING:
-    from harness.spec import Assignment
+    from harness import Assignment
 
 WORKFLOW = Path(".github/workflows/harness.yml")
 """Where ``init-ci github`` writes the workflow, relative to the repository."""

@@ -4,7 +4,9 @@ Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` there 
 builds the image, and runs ``run_autograder`` for every submission. The bundle holds:
 
 - ``setup.sh``: installs python3 (and bubblewrap, for the sandbox, when it can), makes a venv at
-  ``/autograder/venv`` and pip-installs ``harness-src/`` into it with its dependencies;
+  ``/autograder/venv``, pip-installs ``harness-src/`` into it with its dependencies, and warms the
+  reference cache ``/autograder/cache`` for the specs (``harness cache warm``), so that every
+  submission is graded warm;
 - ``harness-src/``: the harness's own source tree (a ``pyproject.toml`` and the package), so the
   bundle grades with exactly the harness that built it and needs no index URL for it (not named
   ``harness/``: run in ``source/``, Python would find that folder before the installed package);
@@ -27,13 +29,9 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from harness._version import __version__
-from harness.config import parse_toml
-from harness.errors import UsageError
-from harness.grade import GradeOptions
+from harness import GradeOptions, UsageError, __version__, load_spec, parse_toml
 from harness.integrations import DISTRIBUTION
 from harness.integrations.autograder import crash_results
-from harness.spec import load_spec
 
 PACKAGE = Path(__file__).resolve().parent.parent
 """The harness package's folder, copied into the bundle."""
@@ -43,7 +41,7 @@ _SETUP = """\
 # Gradescope runs this once, as root, in /autograder/source, when it builds the autograder image.
 set -euo pipefail
 cd "$(dirname "$0")"
-root="${HARNESS_AUTOGRADER_ROOT:-/autograder}"
+root="${{HARNESS_AUTOGRADER_ROOT:-/autograder}}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq python3 python3-venv python3-pip
@@ -54,6 +52,8 @@ python3 -m venv "$root/venv"
 # The harness ships in this bundle; pip fetches only its dependencies.
 "$root/venv/bin/python" -m pip install --quiet ./harness-src
 "$root/venv/bin/python" -m harness --version
+# Compute once what every submission needs (references, inputs, claims), so each is graded warm.
+"$root/venv/bin/python" -m harness cache warm --cache-dir "$root/cache"{options} {specs}
 """
 
 _RUN = """\
@@ -67,7 +67,7 @@ results="$root/results/results.json"
 mkdir -p "$root/results"
 rm -f "$results"
 cd "$root/source" || exit 1
-"$python" -m harness autograde --root "$root"{options} {specs}
+"$python" -m harness autograde --root "$root" --cache-dir "$root/cache"{options} {specs}
 status=$?
 if [ ! -s "$results" ]; then
   echo "run_autograder: the harness exited with status $status and wrote no results.json" >&2
@@ -112,7 +112,7 @@ def build_bundle(specs: Sequence[Path], output: Path, options: GradeOptions = Gr
         raise UsageError(f"two specs share a file name ({', '.join(map(str, specs))}); rename one")
     points = sum(question.points for assignment in assignments for question in assignment.questions)
     files: dict[str, tuple[bytes, int]] = {
-        "setup.sh": (_SETUP.encode(), 0o755),
+        "setup.sh": (_setup_script(names, options).encode(), 0o755),
         "run_autograder": (_run_script(names, options, points).encode(), 0o755),
         "harness-src/pyproject.toml": (_pyproject().encode(), 0o644),
     }
@@ -132,16 +132,24 @@ def build_bundle(specs: Sequence[Path], output: Path, options: GradeOptions = Gr
     return sorted(files)
 
 
+def _setup_script(specs: Sequence[str], options: GradeOptions) -> str:
+    return _SETUP.format(options=_input_flags(options), specs=" ".join(map(shlex.quote, specs)))
+
+
 def _run_script(specs: Sequence[str], options: GradeOptions, points: float) -> str:
+    flags = _input_flags(options) + (" --require-sandbox" if options.require_sandbox else "")
+    fallback = json.dumps(crash_results(_FALLBACK, points), indent=2)
+    return _RUN.format(options=flags, specs=" ".join(map(shlex.quote, specs)), fallback=fallback)
+
+
+def _input_flags(options: GradeOptions) -> str:
+    """The options that decide the inputs drawn: the same in setup.sh's warm-up and in grading."""
     flags = ""
     if options.seed is not None:
         flags += f" --seed {options.seed}"
     if options.examples is not None:
         flags += f" --examples {options.examples}"
-    if options.require_sandbox:
-        flags += " --require-sandbox"
-    fallback = json.dumps(crash_results(_FALLBACK, points), indent=2)
-    return _RUN.format(options=flags, specs=" ".join(map(shlex.quote, specs)), fallback=fallback)
+    return flags
 
 
 def _pyproject() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from harness.report.gradescope import gradescope_results
 from harness.report.junit import render_junit
 from harness.report.markdown import (
+    escape_text,
     render_item_markdown,
     render_item_text,
     render_submission_markdown,
@@ -16,6 +17,7 @@ from harness.report.markdown import (
 from harness.report.summary import render_class_summary, render_grades_csv
 
 __all__ = [
+    "escape_text",
     "gradescope_results",
     "render_class_summary",
     "render_grades_csv",

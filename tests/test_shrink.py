@@ -1,20 +1,20 @@
-"""The class-wide checker: inputs, claims and shrink paths computed once, with the same verdicts."""
+"""Shrinking, and what a class shares: inputs, claims and shrink paths computed once, same verdicts."""
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import shutil
 from pathlib import Path
 
 import pytest
 
+from harness import shrink
 from harness.cache import ReferenceCache
-from harness.cached_check import EVIDENCE_CACHED, CachedChecker, warm_up, warm_up_tasks
-from harness.check import AssignmentChecker
+from harness.check import Checker
 from harness.cli import main
-from harness.grade import grade_submission
+from harness.grading import GradeOptions, _grade
 from harness.spec import load_spec, load_spec_text
+from harness.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALAR = ROOT / "specs" / "q2_neural_networks.yaml"
@@ -48,10 +48,10 @@ questions:
 """
 
 
-def warmed(cache, text=SMALL, seed=None) -> CachedChecker:
-    checker = CachedChecker(load_spec_text(text, "small.yaml"), cache=cache, seed=seed)
-    for piece in warm_up_tasks(checker.assignment):
-        warm_up(checker, *piece)
+def warmed(cache, text=SMALL, seed=None) -> Checker:
+    checker = Checker(load_spec_text(text, "small.yaml"), store=cache, seed=seed)
+    for piece in checker.warm_up_tasks():
+        checker.warm_up(piece)
     return checker
 
 
@@ -61,12 +61,12 @@ def cache(tmp_path: Path) -> ReferenceCache:
 
 
 def test_inputs_and_claims_are_read_back_identically(cache):
-    assert EVIDENCE_CACHED  # the encoding knows every field of ClaimEvidence
     first = warmed(cache)
     second = warmed(cache)
     question = first.assignment.questions[0]
     claim = question.items[1]
-    assert first.oracle.computed > 0 and second.oracle.computed == 0
+    assert first.oracle.computed > 0 and first.memory.computed > 0
+    assert second.oracle.computed == 0 and second.memory.computed == 0
     assert [e.key() for e in second.draw(question, None, 4)] == [e.key() for e in first.draw(question, None, 4)]
     assert second.claim_evidence(question, claim) == first.claim_evidence(question, claim)
 
@@ -81,65 +81,62 @@ def test_check_spec_warms_the_cache_for_grading(tmp_path, capsys):
     folder, spec = tmp_path / "cache", tmp_path / "small.yaml"
     spec.write_text(SMALL.replace("      - claim:", "        expected: x * (1 - tanh(z) ** 2)\n      - claim:"))
     assert main(["check-spec", str(spec), "--cache-dir", str(folder), "--jobs", "1"]) == 0, capsys.readouterr()
-    checker = CachedChecker(load_spec(spec), cache=ReferenceCache(folder))
-    for piece in warm_up_tasks(checker.assignment):
-        warm_up(checker, *piece)
-    assert checker.oracle.computed == 0
+    checker = Checker(load_spec(spec), store=ReferenceCache(folder))
+    for piece in checker.warm_up_tasks():
+        checker.warm_up(piece)
+    assert checker.oracle.computed == 0 and checker.memory.computed == 0
 
 
 # -- shrink paths ---------------------------------------------------------------------------------
 def graded(checker, submission: Path):
-    return dataclasses.replace(grade_submission(checker, submission), execution_time=0.0)
+    return dataclasses.replace(_grade(checker, submission, GradeOptions()), execution_time=0.0)
 
 
 @pytest.fixture(scope="module")
 def plain_results():
-    """The bundled wrong submissions graded by the plain checker: what a replay must reproduce."""
-    checker = AssignmentChecker(load_spec(SCALAR), examples=15)
-    return {submission.name: graded(checker, submission) for submission in WRONG}
+    """The bundled wrong submissions, each graded by a checker of its own: every shrink is real."""
+    results = {}
+    for submission in WRONG:
+        checker = Checker(load_spec(SCALAR), examples=15)
+        results[submission.name] = graded(checker, submission)
+        assert checker.shrinker.counts.keys() <= {"recorded"}
+    return results
 
 
 def test_a_replayed_shrink_gives_exactly_the_shrinkers_result(plain_results):
-    checker = CachedChecker(load_spec(SCALAR), examples=15)
+    checker = Checker(load_spec(SCALAR), examples=15)
     first = {submission.name: graded(checker, submission) for submission in WRONG}
-    recorded = checker.shrinks["recorded"]
+    recorded = checker.shrinker.counts["recorded"]
     again = {submission.name: graded(checker, submission) for submission in WRONG}
-    assert recorded > 0 and checker.shrinks == {"recorded": recorded, "replayed": recorded}
+    assert recorded > 0 and checker.shrinker.counts == {"recorded": recorded, "replayed": recorded}
     assert first == again == plain_results
 
 
 def test_a_path_the_submission_does_not_follow_falls_back_to_the_shrinker(plain_results):
-    checker = CachedChecker(load_spec(SCALAR), examples=15)
+    checker = Checker(load_spec(SCALAR), examples=15)
     submission = WRONG[1]
     graded(checker, submission)
-    recorded = checker.shrinks["recorded"]
-    for paths in checker._paths.values():  # pretend it answered otherwise at one input
+    recorded = checker.shrinker.counts["recorded"]
+    for place, paths in checker.shrinker._paths.items():  # pretend it answered otherwise at one input
         steps = list(paths[0].steps)
         at = next(i for i, step in enumerate(steps) if step[0] != "budget")
         source, index, passed, stopped = steps[at]
         steps[at] = (source, index, not passed, stopped)
         paths[0] = dataclasses.replace(paths[0], steps=tuple(steps))
+        # The store then knows only the altered path too.
+        checker.memory.write(("shrink path", paths[0].digest), paths[0], shrink._PATH)
+        checker.memory.write((*place, "index"), [paths[0].digest], shrink._LISTING)
     assert graded(checker, submission) == plain_results[submission.name]
-    assert recorded > 0 and checker.shrinks == {"recorded": 2 * recorded, "diverged": recorded}
+    assert recorded > 0 and checker.shrinker.counts == {"recorded": 2 * recorded, "diverged": recorded}
 
 
-def test_paths_are_shared_through_the_disk(plain_results, cache, tmp_path):
+@pytest.mark.parametrize("store", ["memory", "disk"])
+def test_paths_are_shared_through_the_store(plain_results, cache, tmp_path, store):
+    shared = MemoryStore() if store == "memory" else cache
     copy = tmp_path / "sign_and_factor_errors"  # another student who made the same mistakes
     shutil.copytree(WRONG[1], copy)
-    recorder = CachedChecker(load_spec(SCALAR), examples=15, cache=cache)
+    recorder = Checker(load_spec(SCALAR), examples=15, store=shared)
     graded(recorder, WRONG[1])
-    reader = CachedChecker(load_spec(SCALAR), examples=15, cache=cache)
+    reader = Checker(load_spec(SCALAR), examples=15, store=shared)
     assert graded(reader, copy).questions == plain_results[WRONG[1].name].questions
-    assert reader.shrinks == {"replayed": recorder.shrinks["recorded"]}
-
-
-def test_the_checker_overrides_what_check_still_calls():
-    """CachedChecker replaces AssignmentChecker._shrink and uses _judge: fail loudly if they change."""
-    def parameters(function):
-        return list(inspect.signature(function).parameters)
-
-    assert parameters(AssignmentChecker._shrink) == ["self", "question", "item", "answer", "activation", "memo"]
-    assert parameters(AssignmentChecker._judge) == ["self", "item", "example", "activation", "outcome"]
-    assert parameters(AssignmentChecker.arguments) == parameters(CachedChecker.arguments)
-    assert "self._shrink(" in inspect.getsource(AssignmentChecker._check_one)
-    assert "self.arguments(" in inspect.getsource(AssignmentChecker._shrink)
+    assert reader.shrinker.counts == {"replayed": recorder.shrinker.counts["recorded"]}

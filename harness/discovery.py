@@ -1,0 +1,63 @@
+"""Which specs and submissions a run grades: the paths given, else the configured ones, else the defaults.
+
+The CLI and the pytest plugin both find their specs here (the plugin relative to the repository's
+root, the CLI relative to the working directory), so both read a folder alike: a folder holding
+``.py`` files or ``answers.yaml`` is one submission; any other folder is a folder of
+submissions (each of its folders that does not start with a dot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.answers import ANSWERS_FILE
+from harness.config import Config
+from harness.errors import UsageError
+
+DEFAULT_SPECS = Path("specs")
+DEFAULT_SUBMISSIONS = Path("submissions")
+
+
+def is_submission(folder: Path) -> bool:
+    """Whether ``folder`` is one submission (it holds ``.py`` files or ``answers.yaml``)."""
+    return any(folder.glob("*.py")) or (folder / ANSWERS_FILE).exists()
+
+
+def submissions_in(folder: Path) -> list[Path]:
+    """The submission folders of a folder of submissions, sorted (dot-folders left out)."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def spec_paths(given: Sequence[Path], config: Config, root: Path = Path(".")) -> list[Path]:
+    """The specs given, else the configured ones, else ``root/specs/*.yaml``."""
+    specs = list(given) or list(config.specs) or sorted((root / DEFAULT_SPECS).glob("*.yaml"))
+    if not specs:
+        raise UsageError(
+            f"no spec given and no specs/*.yaml in {str(root)!r}: pass one or more SPEC.yaml files, "
+            "or set specs in [tool.harness] of pyproject.toml"
+        )
+    return specs
+
+
+def split_paths(paths: Sequence[Path], config: Config = Config()) -> tuple[list[Path], list[Path]]:
+    """Spec files and submission folders among a command's paths (configured or default when none)."""
+    specs: list[Path] = []
+    submissions: list[Path] = []
+    for path in paths:
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            specs.append(path)
+        elif path.is_dir():
+            submissions.extend([path] if is_submission(path) else submissions_in(path))
+        else:
+            raise UsageError(f"{str(path)!r} is neither a spec file (.yaml) nor a submission folder")
+    specs = specs or spec_paths((), config)
+    if not submissions and not any(p.is_dir() for p in paths):
+        # A configured submission is one submission, even before it holds any file.
+        if config.submission:
+            submissions = [config.submission]
+        elif DEFAULT_SUBMISSIONS.is_dir():
+            submissions = submissions_in(DEFAULT_SUBMISSIONS)
+    if not submissions:
+        raise UsageError("no submissions: pass submission folders, or run where submissions/ has some")
+    return specs, submissions

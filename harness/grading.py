@@ -1,0 +1,291 @@
+"""Grade submissions against assignments: the one core every entry point calls.
+
+``grade`` grades one submission, ``grade_all`` a class (writing reports as each submission
+finishes, atomically, so an interrupted run keeps every one it finished), and ``Grader`` grades
+one submission item by item (the pytest plugin runs one test per item). All three check through
+the same ``Checker`` and remember references, inputs, claims and shrink paths in the same store:
+the on-disk reference cache when ``GradeOptions.cache_dir`` names one, else memory.
+
+Each submission gets one fresh isolated worker (``harness.runner``) that answers every item; a
+fault of the harness while checking an item (an ``InternalError``, or any bug) costs that item
+only, and is reported as such.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hypothesis
+import mpmath
+import numpy as np
+
+from harness._version import __version__
+from harness.answering import Submission
+from harness.answers import load_answers
+from harness.check import Checker
+from harness.errors import InternalError, SandboxUnavailable, UsageError
+from harness.outputs import write_class, write_submission
+from harness.parallel import GradingPool, graded, warm
+from harness.results import ItemResult, QuestionResult, RunSettings, SubmissionResult
+from harness.runner import Limits, SubmissionRunner
+from harness.spec import Assignment, ClaimItem, Item, Question
+from harness.store import Store, open_cache, run_store
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """How to grade: overrides of the spec's settings, the worker's limits, parallelism and caching."""
+
+    seed: int | None = None
+    examples: int | None = None
+    limits: Limits | None = None
+    require_sandbox: bool = False
+    jobs: int = 1
+    """Grading processes (see ``harness.parallel``); the reports are the same whatever the number."""
+    cache_dir: Path | None = None
+    """The persistent reference cache's folder (see ``harness.cache``); ``None``: memory only."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
+            raise UsageError(f"jobs must be a whole number of at least 1, got {self.jobs!r}")
+
+
+def checker_for(assignment: Assignment, options: GradeOptions, store: Store | None = None) -> Checker:
+    """The checker grading ``assignment`` with ``options``' seed and examples, remembering in ``store``."""
+    if store is None and options.cache_dir is not None:
+        store = open_cache(options.cache_dir)
+    return Checker(assignment, seed=options.seed, examples=options.examples, store=store)
+
+
+class Grader:
+    """Grades one submission against one assignment, item by item, in one isolated worker.
+
+    >>> with Grader(assignment, Path("submissions/alice"), options) as grader:
+    ...     verdict = grader.check(question, item)
+    ...     result = grader.result()
+
+    ``checker`` shares one class-wide checker between graders (``grade_all`` does); by default
+    each grader builds its own from ``options``.
+    """
+
+    def __init__(
+        self, assignment: Assignment, submission: Path, options: GradeOptions = GradeOptions(),
+        *, checker: Checker | None = None,
+    ) -> None:
+        self.assignment = assignment
+        self.submission = Path(submission)
+        self.checker = checker if checker is not None else checker_for(assignment, options)
+        self._started = time.perf_counter()
+        limits = options.limits or Limits(
+            call_timeout=assignment.settings.call_timeout,
+            submission_timeout=assignment.settings.submission_timeout,
+        )
+        self._runner = SubmissionRunner(self.submission, limits, require_sandbox=options.require_sandbox)
+        self._answering = Submission(self._runner, load_answers(self.submission))
+        self._checked: dict[tuple[str, str], ItemResult] = {}
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the submission's worker and remove its temporary copy."""
+        self._runner.close()
+
+    @property
+    def isolation(self) -> str:
+        return self._runner.isolation
+
+    def check(self, question: Question, item: Item) -> ItemResult:
+        """The verdict on one item (checked once; asking again gives the same result)."""
+        key = (question.id, item.name)
+        if key not in self._checked:
+            self._checked[key] = _check_item(self.checker, self._answering, question, item)
+        return self._checked[key]
+
+    def result(self) -> SubmissionResult:
+        """Every item checked so far, as the submission's result (in the spec's order)."""
+        questions = []
+        for question in self.assignment.questions:
+            items = tuple(self._checked[(question.id, i.name)] for i in question.items if (question.id, i.name) in self._checked)
+            if items:
+                questions.append(QuestionResult(question.id, question.title, question.prompt, items))
+        checker = self.checker
+        return SubmissionResult(
+            submission=self.submission.name,
+            assignment=self.assignment.title,
+            spec_file=Path(self.assignment.path).name,
+            questions=tuple(questions),
+            settings=_run_settings(checker, self.isolation, _reproduce_command(self.assignment, self.submission, checker)),
+            execution_time=round(time.perf_counter() - self._started, 3),
+            notes=tuple(self._answering.notes),
+        )
+
+
+def grade(assignment: Assignment, submission: Path, options: GradeOptions = GradeOptions()) -> SubmissionResult:
+    """Grade one submission folder against one assignment: every item of every question."""
+    with run_store(options.cache_dir, 1) as store:
+        return _grade(checker_for(assignment, options, store), submission, options)
+
+
+def _grade(checker: Checker, submission: Path, options: GradeOptions) -> SubmissionResult:
+    with Grader(checker.assignment, submission, options, checker=checker) as grader:
+        for question in checker.assignment.questions:
+            for item in question.items:
+                grader.check(question, item)
+        return grader.result()
+
+
+def _check_item(checker: Checker, submission: Submission, question: Question, item: Item) -> ItemResult:
+    """One item's verdict; a fault of the harness costs this item only, and is reported as such."""
+    try:
+        if isinstance(item, ClaimItem):
+            return checker.check_claim(question, item, submission.claim(question, item))
+        return checker.check_derivative(question, item, submission.answer(question, item))
+    except (KeyboardInterrupt, SandboxUnavailable):
+        raise
+    except Exception as error:  # an internal error: keep grading, say so loudly
+        print(f"harness: internal error while checking {question.id} {item.name}:", file=sys.stderr)
+        if isinstance(error, InternalError):
+            print(f"  {error}", file=sys.stderr)
+            detail = f" What failed: {error}"
+        else:  # a bug: its traceback is what the maintainers need
+            traceback.print_exc()
+            detail = ""
+        return ItemResult(
+            question_id=question.id, name=item.name,
+            kind="claim" if isinstance(item, ClaimItem) else "derivative",
+            max_score=float(item.points), score=0.0, status="error",
+            summary=f"internal error of the grader: {type(error).__name__}",
+            diagnosis="The grader itself failed on this item; this is not your fault. Your "
+            f"instructor has been shown the details.{detail}",
+            internal_error=True,
+        )
+
+
+def _run_settings(checker: Checker, isolation: str, command: str) -> RunSettings:
+    settings = checker.assignment.settings
+    return RunSettings(
+        seed=checker.seed,
+        examples=checker.examples_override or settings.examples,
+        rtol=settings.rtol,
+        atol=settings.atol,
+        reference_digits=settings.reference_digits,
+        harness_version=__version__,
+        hypothesis_version=hypothesis.__version__,
+        numpy_version=np.__version__,
+        mpmath_version=mpmath.__version__,
+        python_version=platform.python_version(),
+        isolation=isolation,
+        command=command,
+    )
+
+
+def _reproduce_command(assignment: Assignment, submission: Path, checker: Checker) -> str:
+    return (
+        f"harness grade {display_path(Path(assignment.path))} {display_path(submission)} "
+        f"--seed {checker.seed}"
+        + (f" --examples {checker.examples_override}" if checker.examples_override else "")
+    )
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the working directory when it is below it, else just its name."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
+
+
+@dataclass
+class RunOutcome:
+    """What a grading run produced, per assignment."""
+
+    results: dict[str, list[SubmissionResult]] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def internal_errors(self) -> int:
+        """How many items the grader itself failed on (each already reported on stderr)."""
+        return sum(
+            item.internal_error for results in self.results.values() for r in results for item in r.items
+        )
+
+
+Progress = Callable[[str], None]
+
+
+def output_folder(out: Path, assignment: Assignment, many: bool) -> Path:
+    """Where one assignment's reports go: ``out``, or ``out/<spec stem>`` when a run has several."""
+    return out / Path(assignment.path).stem if many else out
+
+
+def grade_all(
+    assignments: Sequence[Assignment],
+    submissions: Sequence[Path],
+    out: Path,
+    options: GradeOptions = GradeOptions(),
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Grade every submission against every assignment, writing reports as each one finishes.
+
+    With ``options.jobs`` above 1, that many processes grade (``harness.parallel``); submissions
+    finish in any order, but every file written is the same whatever the number.
+    """
+    names = [submission.name for submission in submissions]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:
+        raise UsageError(
+            f"two submission folders are named {clashes[0]!r}: reports are named after the folder, "
+            "so each submission needs a folder name of its own"
+        )
+    outcome = RunOutcome(results={assignment.path: [] for assignment in assignments})
+    many = len(assignments) > 1
+    tasks = [(number, submission) for number in range(len(assignments)) for submission in submissions]
+    try:
+        with run_store(options.cache_dir, _processes(options.jobs)) as store:
+            checkers = [checker_for(assignment, options, store) for assignment in assignments]
+
+            def grade_task(task: tuple[int, Path]) -> SubmissionResult:
+                number, submission = task
+                return _grade(checkers[number], submission, options)
+
+            with contextlib.closing(graded(checkers, tasks, grade_task, options.jobs)) as results:
+                for done, (index, result) in enumerate(results, start=1):
+                    assignment = assignments[tasks[index][0]]
+                    write_submission(output_folder(out, assignment, many), result, assignment.visibility)
+                    outcome.results[assignment.path].append(result)
+                    if progress is not None:
+                        progress(
+                            f"[{done}/{len(tasks)}] {Path(assignment.path).name} {result.submission}: "
+                            f"{result.score:g}/{result.max_score:g}"
+                        )
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+    finally:
+        order = {submission.name: position for position, submission in enumerate(submissions)}
+        for assignment in assignments:
+            finished = outcome.results[assignment.path]
+            finished.sort(key=lambda result: order[result.submission])
+            if finished:
+                write_class(output_folder(out, assignment, many), finished)
+    return outcome
+
+
+def warm_cache(assignments: Sequence[Assignment], options: GradeOptions) -> None:
+    """Fill the store ``options`` name (its ``cache_dir``) with what grading these needs first."""
+    with run_store(options.cache_dir, _processes(options.jobs)) as store:
+        warm([checker_for(assignment, options, store) for assignment in assignments], options.jobs)
+
+
+def _processes(jobs: int) -> int:
+    return jobs if GradingPool.available() else 1
