@@ -186,20 +186,13 @@ def load_module(path: Path, name: str):
 def bare(spec_path: str, cache: str, *submissions: str) -> dict:
     import numpy as np
 
-    from harness.cache import ReferenceCache
-    from harness.cached_check import CachedChecker
-    from harness.spec import DerivativeItem, load_spec
+    import harness
 
-    checker = CachedChecker(load_spec(spec_path), cache=ReferenceCache(cache))
     work = []  # (module, function, arguments) for every call the survey makes, prepared beforehand
-    for question in checker.assignment.questions:
-        for item in question.items:
-            if isinstance(item, DerivativeItem):
-                parameters = PARAMETERS[(question.module, item.name)].split(", ")
-                for activation in question.activations or (None,):
-                    for example in checker.draw(question, activation, checker.example_count(item)):
-                        work.append((question.module, item.name,
-                                     checker.arguments(item, example, activation, parameters)))
+    for call in harness.survey(harness.load_spec(spec_path), harness.GradeOptions(cache_dir=Path(cache))):
+        module, name = call.question.module, call.item.name
+        parameters = PARAMETERS[(module, name)].split(", ")
+        work.append((module, name, {parameter: call.arguments[parameter] for parameter in parameters}))
     calls = 0
     start = time.perf_counter()
     for number, submission in enumerate(submissions):
@@ -230,10 +223,9 @@ def naive(spec_path: str, tests: str, rounds: str = "1", drawing: str = "plain")
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 
-    from harness.spec import ClaimItem, load_spec
-    from harness.strategies import examples
+    import harness
 
-    assignment = load_spec(spec_path)
+    assignment = harness.load_spec(spec_path)
     model = assignment.model
     mp = mpmath.mp
     mp.dps = assignment.settings.reference_digits
@@ -306,7 +298,8 @@ def naive(spec_path: str, tests: str, rounds: str = "1", drawing: str = "plain")
 
         @settings(max_examples=item.examples, database=None, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
-        @given(inputs() if drawing == "plain" else examples(model, activation).map(lambda e: dict(e.values)))
+        @given(inputs() if drawing == "plain" else
+               harness.input_strategy(assignment, activation).map(lambda e: dict(e.values)))
         def test(given_values):
             point = exact_point(given_values)
             values = layers(point, s)
@@ -341,7 +334,7 @@ def naive(spec_path: str, tests: str, rounds: str = "1", drawing: str = "plain")
                                   if q.module == module and i.name == name)
             start = time.perf_counter()
             loaded = load_module(Path(submission) / f"{module}.py", f"naive{round_}_{number}_{module}")
-            if isinstance(item, ClaimItem):
+            if isinstance(item, harness.ClaimItem):
                 passed = getattr(loaded, name) is item.truth  # the key's truth: nothing to compute
             else:
                 passed = all([one_test(getattr(loaded, name), item, question, a) for a in question.activations])
@@ -365,19 +358,19 @@ def machine() -> str:
     import mpmath
     import numpy
 
-    from harness.sandbox import detect
+    import harness
 
     return (
         f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB RAM; {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}, numpy {numpy.__version__}, hypothesis {hypothesis.__version__}, "
-        f"mpmath {mpmath.__version__}\nisolation: {detect().describe()}"
+        f"mpmath {mpmath.__version__}\nisolation: {harness.detect_isolation()}"
     )
 
 
 def tests_of(spec: Path) -> list[tuple[str, str]]:
-    from harness.spec import load_spec
+    import harness
 
-    return [(q.module, i.name) for q in load_spec(spec).questions for i in q.items]
+    return [(q.module, i.name) for q in harness.load_spec(spec).questions for i in q.items]
 
 
 def naive_costs(

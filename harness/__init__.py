@@ -34,6 +34,9 @@ _EXPORTS: dict[str, str] = {
     "Grader": "harness.grading",
     "Limits": "harness.runner",
     "RunOutcome": "harness.grading",
+    "SurveyCall": "harness.grading",
+    "survey": "harness.grading",
+    "input_strategy": "harness.strategies",
     "grade": "harness.grading",
     "grade_all": "harness.grading",
     "warm_cache": "harness.grading",
@@ -106,7 +109,17 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
     from harness.config import Config, find_config, parse_toml
     from harness.discovery import is_submission, spec_paths, split_paths
     from harness.errors import FormulaError, HarnessError, InternalError, SandboxUnavailable, SpecError, UsageError
-    from harness.grading import GradeOptions, Grader, RunOutcome, grade, grade_all, output_folder, warm_cache
+    from harness.grading import (
+        GradeOptions,
+        Grader,
+        RunOutcome,
+        SurveyCall,
+        grade,
+        grade_all,
+        output_folder,
+        survey,
+        warm_cache,
+    )
     from harness.outputs import write_atomically, write_class, write_submission
     from harness.report import (
         escape_text,
@@ -120,4 +133,5 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
     from harness.results import ClaimEvidence, Counterexample, ItemResult, QuestionResult, RunSettings, SubmissionResult
     from harness.runner import Limits, format_bytes
     from harness.sandbox import detect_isolation
+    from harness.strategies import input_strategy
     from harness.spec import Assignment, ClaimItem, DerivativeItem, Item, Question, load_spec, load_spec_text

@@ -35,7 +35,7 @@ from harness.outputs import write_class, write_submission
 from harness.parallel import GradingPool, graded, warm
 from harness.results import ItemResult, QuestionResult, RunSettings, SubmissionResult
 from harness.runner import Limits, SubmissionRunner
-from harness.spec import Assignment, ClaimItem, Item, Question
+from harness.spec import Assignment, ClaimItem, DerivativeItem, Item, Question
 from harness.store import Store, open_cache, run_store
 
 
@@ -285,6 +285,33 @@ def warm_cache(assignments: Sequence[Assignment], options: GradeOptions) -> None
     """Fill the store ``options`` name (its ``cache_dir``) with what grading these needs first."""
     with run_store(options.cache_dir, _processes(options.jobs)) as store:
         warm([checker_for(assignment, options, store) for assignment in assignments], options.jobs)
+
+
+@dataclass(frozen=True)
+class SurveyCall:
+    """One call of the survey: what a function answering ``item`` receives at one drawn input."""
+
+    question: Question
+    item: DerivativeItem
+    activation: str | None
+    arguments: dict[str, np.ndarray]
+    """Every quantity the question offers for the item, by name (a function asks for some of them)."""
+
+
+def survey(assignment: Assignment, options: GradeOptions = GradeOptions()) -> list[SurveyCall]:
+    """Every call the survey makes for ``assignment``, in grading order, with the same inputs."""
+    calls = []
+    with run_store(options.cache_dir, 1) as store:
+        checker = checker_for(assignment, options, store)
+        for question in assignment.questions:
+            for item in question.items:
+                if not isinstance(item, DerivativeItem):
+                    continue
+                for activation in question.activations or (None,):
+                    for example in checker.draw(question, activation, checker.example_count(item)):
+                        arguments = checker.arguments(item, example, activation, question.offered(item))
+                        calls.append(SurveyCall(question, item, activation, arguments))
+    return calls
 
 
 def _processes(jobs: int) -> int:

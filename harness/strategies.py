@@ -95,3 +95,8 @@ def unfiltered_examples(draw, model: Model) -> Example:
 def examples(model: Model, activation: str | None = None) -> st.SearchStrategy[Example]:
     """Draw the dimensions first, then every variable with the drawn shapes (float64-safe points)."""
     return unfiltered_examples(model).filter(lambda example: within_float64_range(model, example, activation))
+
+
+def input_strategy(assignment, activation: str | None = None) -> st.SearchStrategy[Example]:
+    """The Hypothesis strategy grading draws an assignment's inputs from (for one activation)."""
+    return examples(assignment.model, activation)

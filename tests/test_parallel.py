@@ -7,14 +7,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import time
 from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError, UsageError
-from harness.parallel import GradingPool, run_cache
+from harness.errors import InternalError, SpecError
+from harness.parallel import GradingPool
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALAR = ROOT / "specs" / "q2_neural_networks.yaml"
@@ -63,6 +62,25 @@ def test_reports_are_identical_whatever_the_jobs_and_the_cache(tmp_path):
     assert trees["one job, warm cache"] == trees["one job, no cache"]
     # The warm run found every reference it needed: it added no entry.
     assert harness("cache", "info", "--cache-dir", cache, cwd=tmp_path).stdout == entries
+
+
+def test_a_reference_that_cannot_be_computed_costs_its_items_alike_whatever_the_jobs(tmp_path):
+    fixture = ROOT / "tests" / "fixtures" / "reference_fails"
+    runs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        done = harness("grade", fixture / "spec.yaml", fixture / "class", "--out", out, "--jobs", jobs, "--no-cache",
+                       cwd=tmp_path)
+        runs[jobs] = (done.returncode, tree(out))
+        assert "Traceback" not in done.stderr
+        assert "the reference for d r / d x cannot be computed at x = 0.0" in done.stderr
+    assert runs["1"] == runs["2"]
+    code, files = runs["1"]
+    assert code == 3  # an internal error of the grader, not the user's
+    assert "| `right` | 1 | 0 | 1 / 2 |" in files["summary.md"]  # du_dw still graded
+    report = "\n".join(files["right/report.md"])
+    assert "internal error of the grader: InternalError" in report
+    assert "cannot be computed at x = 0.0, w = 0.0" in report
 
 
 SLOW = '''\
@@ -132,7 +150,7 @@ def test_the_pool_returns_every_result_once():
 
 def _fail(task: str) -> None:
     if task == "harness":
-        raise HarnessError("the spec is wrong")
+        raise SpecError("the spec is wrong", file="q.yaml", line=3)
     if task == "bug":
         raise ZeroDivisionError("oops")
     os._exit(7)
@@ -141,29 +159,13 @@ def _fail(task: str) -> None:
 @pytest.mark.parametrize(
     ("task", "error", "message"),
     [
-        ("harness", HarnessError, "^the spec is wrong$"),
-        ("bug", RuntimeError, "(?s)failed on 'bug':\nTraceback.*ZeroDivisionError: oops"),
-        ("exit", HarnessError, "a grading process died while working on 'exit'"),
+        ("harness", SpecError, "^q.yaml:3: the spec is wrong$"),
+        ("bug", InternalError, "(?s)a grading process failed:\nTraceback.*ZeroDivisionError: oops"),
+        ("exit", InternalError, "a grading process died while working on 'exit'"),
     ],
 )
-def test_a_failing_task_is_reported_in_the_parent(task, error, message):
-    with pytest.raises(error, match=message):
+def test_a_failing_task_is_reported_in_the_parent_with_its_class(task, error, message):
+    with pytest.raises(error, match=message) as raised:
         with GradingPool(_fail, jobs=2) as pool:
             list(pool.run([task]))
-
-
-def test_a_cache_folder_the_sandbox_shows_to_submissions_is_refused():
-    inside = Path(sysconfig.get_path("purelib")) / "harness-cache"
-    with pytest.raises(UsageError, match="which the sandbox shows to submissions"):
-        with run_cache(inside, jobs=1):
-            pass
-    assert not inside.exists()
-
-
-def test_without_a_persistent_cache_several_jobs_share_a_temporary_one():
-    with run_cache(None, jobs=1) as none:
-        assert none is None
-    with run_cache(None, jobs=2) as shared:
-        folder = shared.directory
-        assert folder.is_dir()
-    assert not folder.exists()
+    assert type(raised.value) is error

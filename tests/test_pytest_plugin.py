@@ -17,6 +17,7 @@ from harness.errors import SpecError
 from harness.grading import grade
 from harness.report import render_item_text
 from harness.spec import load_spec
+import harness.pytest_plugin
 
 pytest_plugins = ["pytester"]
 
@@ -121,6 +122,23 @@ def test_minus_k_grades_only_the_selected_items(repo):
     result = run(repo, "-k", "1.2 or dy_dw")
     result.assert_outcomes(passed=2, deselected=2)
     result.stdout.fnmatch_lines(["*= harness score =*", "specs/tiny.yaml: 3 / 3 points on the 2 item(s) run"])
+
+
+def test_an_item_is_checked_only_when_its_test_runs(repo):
+    hand_in(repo, "correct")
+    recorder = repo.inline_run("-p", "harness.pytest_plugin", "-k", "dy_dw")
+    recorder.assertoutcome(passed=1)
+    state = recorder.getcall("pytest_sessionfinish").session.config.stash[harness.pytest_plugin._STATE]
+    (grader,) = state.graders.values()
+    assert list(grader._checked) == [("1.1", "dy_dw")]
+
+
+def test_under_xdist_each_worker_checks_its_share_and_the_score_appears_once(repo):
+    hand_in(repo, "student")
+    result = repo.runpytest_subprocess("-p", "harness.pytest_plugin", "-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    summary = [line for line in result.outlines if "points on the" in line]
+    assert summary == ["specs/tiny.yaml: 3 / 5 points on the 4 item(s) run"]
 
 
 def test_each_item_points_at_the_students_file_and_line(repo):
