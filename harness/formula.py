@@ -3,9 +3,11 @@
 A formula is a Python-syntax expression such as ``sigmoid(w1 @ x + b1)``. It is parsed with
 ``ast.parse(mode="eval")`` and every node is checked against a whitelist: int and float numbers,
 names, ``+ - * / ** @``, unary ``-`` and ``+``, parentheses, ``.T`` and calls of library functions
-(``DEFAULT_FUNCTIONS``, plus the activation placeholders a model declares) with positional
-arguments. Nothing is ever passed to ``eval``, ``exec`` or ``compile``: the checked tree is turned
-into a few private node classes and interpreted by ``evaluate`` in a backend.
+(``DEFAULT_FUNCTIONS``, plus the activation placeholders a model declares) with the signature
+their record in ``harness.functions`` gives: array arguments by position, then static integer
+arguments (``axis``) as integer literals, by position or keyword. Nothing is ever passed to
+``eval``, ``exec`` or ``compile``: the checked tree is turned into a few private node classes and
+interpreted by ``evaluate`` in a backend.
 
 Every problem is a ``FormulaError`` with the column (0-based, in characters) where it starts.
 """
@@ -20,14 +22,16 @@ from typing import Any, Union
 
 import numpy as np
 
-from harness.backends import ARITY, ELEMENTWISE, Backend
+from harness.backends import Backend
 from harness.errors import FormulaError, HarnessError
+from harness.functions import LIBRARY, OPERATORS, Function, ShapeError, Static
 
-DEFAULT_FUNCTIONS: frozenset[str] = frozenset(ARITY)
+DEFAULT_FUNCTIONS: frozenset[str] = frozenset(LIBRARY)
 """Every function a formula may call."""
 
-ELEMENTWISE_FUNCTIONS: frozenset[str] = frozenset(ELEMENTWISE)
-"""The unary functions applied entry by entry: the legal members of an activation family."""
+ELEMENTWISE_FUNCTIONS: frozenset[str] = frozenset(name for name, record in LIBRARY.items() if record.activation)
+"""The elementwise functions an activation placeholder may stand for: the legal members of an
+activation family (each record says whether it is one)."""
 
 MAX_LENGTH = 2000
 """Longest formula accepted, in characters."""
@@ -90,6 +94,7 @@ class _Call:
     function: str  # a library function or an activation placeholder; ".T" is "transpose"
     args: tuple[_Node, ...]
     column: int
+    statics: tuple[tuple[str, int | None], ...] = ()  # every static argument, defaults filled in
 
 
 _Node = Union[_Number, _Name, _Negate, _Binary, _Call]
@@ -126,7 +131,7 @@ def parse(source: str, *, placeholders: Collection[str] = ()) -> Formula:
     if not source.strip():
         raise FormulaError("empty formula: write an expression such as 'w1 @ x + b1'", source=source)
     for placeholder in placeholders:
-        if not (isinstance(placeholder, str) and placeholder.isidentifier()) or placeholder in ARITY:
+        if not (isinstance(placeholder, str) and placeholder.isidentifier()) or placeholder in LIBRARY:
             raise FormulaError(
                 f"cannot use {placeholder!r} as an activation placeholder: it must be a name "
                 "that is not a library function",
@@ -225,21 +230,67 @@ class _Checker:
             )
         name = node.func.id
         self.check_name(name, node.func)
-        allowed = ARITY.keys() | self.placeholders
+        allowed = LIBRARY.keys() | self.placeholders
         if name not in allowed:
             raise self.fail(f"unknown function {name!r}; {_suggest(name, allowed, 'the functions are')}", node)
         for argument in node.args:
             if isinstance(argument, ast.Starred):
                 raise self.fail("starred arguments ('*args') are not allowed", argument)
-        if node.keywords:
+        record = LIBRARY.get(name)  # None for a placeholder: a unary elementwise function
+        arrays = record.arrays if record else ("a",)
+        statics = record.statics if record else ()
+        if node.keywords and not statics:
             raise self.fail(f"{name}() takes positional arguments only, not keyword arguments", node)
-        arity = ARITY.get(name, 1)
-        if len(node.args) != arity:
-            plural = "argument" if arity == 1 else "arguments"
-            raise self.fail(f"{name}() takes {arity} {plural}, got {len(node.args)}", node)
+        if not statics and len(node.args) != len(arrays):
+            plural = "argument" if len(arrays) == 1 else "arguments"
+            raise self.fail(f"{name}() takes {len(arrays)} {plural}, got {len(node.args)}", node)
+        if len(node.args) < len(arrays):
+            missing = ", ".join(arrays[len(node.args) :])
+            raise self.fail(f"{name}() is missing its array argument {missing}: call it as {record.call}", node)
+        if len(node.args) > len(arrays) + len(statics):
+            raise self.fail(
+                f"{name}() takes at most {len(arrays) + len(statics)} arguments ({record.call}), got {len(node.args)}",
+                node,
+            )
         self.calls.add(name)
-        args = tuple(self.check(argument, depth + 1) for argument in node.args)
-        return _Call(name, args, self.column(node))
+        args = tuple(self.check(argument, depth + 1) for argument in node.args[: len(arrays)])
+        given = self.check_statics(name, record, node) if statics else ()
+        return _Call(name, args, self.column(node), given)
+
+    def check_statics(self, name: str, record: Function, node: ast.Call) -> tuple[tuple[str, int | None], ...]:
+        """The value of every static argument of a call: its integer literal, or its default."""
+        names = [static.name for static in record.statics]
+        written = dict(zip(names, node.args[len(record.arrays) :]))
+        for keyword in node.keywords:
+            if keyword.arg is None:
+                raise self.fail("'**' arguments are not allowed", keyword)
+            if keyword.arg not in names:
+                hint = _suggest(keyword.arg, names, "its keyword arguments are")
+                raise self.fail(f"{name}() has no keyword argument {keyword.arg!r}; {hint}", keyword)
+            if keyword.arg in written:
+                raise self.fail(f"{name}() got {keyword.arg} twice, by position and by keyword", keyword)
+            written[keyword.arg] = keyword.value
+        return tuple(
+            (static.name, self.static_value(name, static, written[static.name]))
+            if static.name in written
+            else (static.name, static.default)
+            for static in record.statics
+        )
+
+    def static_value(self, function: str, static: Static, node: ast.AST) -> int | None:
+        """An integer literal (``0``, ``-1``), or ``None`` where that is the default."""
+        negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
+        literal = node.operand if negative else node
+        if isinstance(literal, ast.Constant) and type(literal.value) is int:
+            return -literal.value if negative else literal.value
+        if isinstance(node, ast.Constant) and node.value is None and static.default is None:
+            return None
+        name = static.name
+        raise self.fail(
+            f"{name} of {function}() must be an integer literal such as {name}=0 or {name}=-1, got "
+            f"{ast.get_source_segment(self.source, node)!r}: it fixes the shape of the result",
+            node,
+        )
 
 
 def _suggest(name: str, candidates: Collection[str], listing: str) -> str:
@@ -252,65 +303,13 @@ def _suggest(name: str, candidates: Collection[str], listing: str) -> str:
 # -- shapes ----------------------------------------------------------------------------------
 
 
-def format_shape(shape: tuple) -> str:
-    """Render a shape as a spec writes it: ``[H, D]``, ``[3]``, ``[]`` for a scalar."""
-    return "[" + ", ".join(str(dimension) for dimension in shape) + "]"
-
-
-def _broadcast(op: str, left: tuple, right: tuple) -> tuple:
-    result = []
-    for index in range(1, max(len(left), len(right)) + 1):
-        a = left[-index] if index <= len(left) else 1
-        b = right[-index] if index <= len(right) else 1
-        if a == b or b == 1:
-            result.append(a)
-        elif a == 1:
-            result.append(b)
-        else:
-            raise _ShapeError(
-                f"cannot apply {op} to shapes {format_shape(left)} and {format_shape(right)}: "
-                f"the dimensions {a} and {b} differ"
-            )
-    return tuple(reversed(result))
-
-
-def _matmul(op: str, left: tuple, right: tuple) -> tuple:
-    shapes = f"cannot apply {op} to shapes {format_shape(left)} and {format_shape(right)}"
-    if not left or not right:
-        raise _ShapeError(f"{shapes}: {op} needs arrays with 1 or 2 dimensions (use * to multiply by a scalar)")
-    if len(left) > 2 or len(right) > 2:
-        raise _ShapeError(f"{shapes}: {op} supports arrays with 1 or 2 dimensions only")
-    inner_left = left[-1]
-    inner_right = right[0] if len(right) == 1 else right[-2]
-    if inner_left != inner_right:
-        raise _ShapeError(f"{shapes}: the inner dimensions {inner_left} and {inner_right} differ")
-    return left[:-1] + right[1:]
-
-
-def _result_shape(operation: str, shapes: tuple[tuple, ...]) -> tuple:
-    """The shape of ``operation`` (operator or library function) applied to operands of ``shapes``."""
-    if operation in ("+", "-", "*", "/", "**"):
-        return _broadcast(operation, *shapes)
-    if operation == "@":
-        return _matmul("@", *shapes)
-    if operation == "dot":
-        left, right = shapes
-        return _broadcast("dot", left, right) if not left or not right else _matmul("dot", left, right)
-    if operation == "outer":
-        return shapes[0] + shapes[1]
-    if operation == "sum":
-        return ()
-    if operation == "transpose":
-        return tuple(reversed(shapes[0]))
-    return shapes[0]  # unary elementwise: a library function, a placeholder, negation
-
-
-class _ShapeError(Exception):
-    """Internal: a shape rule failed; the caller adds the column."""
+def _record(operation: str) -> Function:
+    """The record of an operator or a library function (a bound placeholder is its function)."""
+    return OPERATORS[operation] if operation in OPERATORS else LIBRARY[operation]
 
 
 def _unknown_name(name: str, known: Collection[str], formula: Formula, column: int) -> FormulaError:
-    if name in ARITY:
+    if name in LIBRARY:
         hint = f"{name} is a function: call it, as in {name}(x)"
     else:
         hint = _suggest(name, known, "the known names are")
@@ -333,14 +332,15 @@ def infer_shape(formula: Formula, shapes: Mapping[str, tuple]) -> tuple:
         if isinstance(node, _Negate):
             return shape_of(node.operand)
         if isinstance(node, _Binary):
-            operands = (shape_of(node.left), shape_of(node.right))
-            operation = node.op
-        else:
+            operation, operands, statics = node.op, (shape_of(node.left), shape_of(node.right)), {}
+        elif node.function in LIBRARY:
+            operation, statics = node.function, dict(node.statics)
             operands = tuple(shape_of(argument) for argument in node.args)
-            operation = node.function
+        else:  # an activation placeholder: elementwise
+            return shape_of(node.args[0])
         try:
-            return _result_shape(operation, operands)
-        except _ShapeError as error:
+            return _record(operation).result_shape(*operands, **statics)
+        except ShapeError as error:
             raise FormulaError(str(error), source=formula.source, column=node.column) from None
 
     return shape_of(formula._tree)
@@ -359,10 +359,10 @@ def evaluate(
     ``FormulaError`` naming the operation and both shapes, never a numpy exception.
     """
     for placeholder, function in bind.items():
-        if function not in ELEMENTWISE_FUNCTIONS:
+        if function not in LIBRARY or not LIBRARY[function].activation:
+            activations = sorted(name for name, record in LIBRARY.items() if record.activation)
             raise FormulaError(
-                f"cannot bind {placeholder!r} to {function!r}: an activation must be one of "
-                f"{', '.join(sorted(ELEMENTWISE_FUNCTIONS))}",
+                f"cannot bind {placeholder!r} to {function!r}: an activation must be one of {', '.join(activations)}",
                 source=formula.source,
             )
 
@@ -375,11 +375,12 @@ def evaluate(
             return backend.asarray(env[node.id])
         if isinstance(node, _Negate):
             return backend.apply("neg", value_of(node.operand))
+        statics: dict[str, int | None] = {}
         if isinstance(node, _Binary):
             operation, operands = node.op, (value_of(node.left), value_of(node.right))
         else:
-            operation = node.function
-            if operation not in ARITY:
+            operation, statics = node.function, dict(node.statics)
+            if operation not in LIBRARY:
                 if operation not in bind:
                     raise FormulaError(
                         f"the activation placeholder {operation!r} is not bound to a function",
@@ -389,11 +390,11 @@ def evaluate(
                 operation = bind[operation]
             operands = tuple(value_of(argument) for argument in node.args)
         try:
-            _result_shape(operation, tuple(operand.shape for operand in operands))
-        except _ShapeError as error:
+            _record(operation).result_shape(*(operand.shape for operand in operands), **statics)
+        except ShapeError as error:
             raise FormulaError(str(error), source=formula.source, column=node.column) from None
         try:
-            return backend.apply(operation, *operands)
+            return backend.apply(operation, *operands, **statics)
         except HarnessError:
             raise
         except (ArithmeticError, ValueError, TypeError) as error:

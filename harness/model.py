@@ -11,10 +11,8 @@ import numpy as np
 
 from harness.backends import Backend
 from harness.errors import FormulaError
-from harness.formula import Formula, evaluate, format_shape, infer_shape
-
-Dim = "str | int"
-Shape = tuple  # tuple[str | int, ...]: symbolic (dimension names) or concrete (ints)
+from harness.formula import Formula, evaluate, infer_shape
+from harness.functions import format_shape
 
 
 @dataclass(frozen=True)

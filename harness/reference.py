@@ -25,7 +25,7 @@ accepted when they agree to ``T - 10`` digits, which leaves the accepted entry w
 about ``10**-T``. Entries that disagree get a step ``10**-k`` smaller and ``2k`` more digits, with
 ``k`` the digits missing (plus 2), which reduces truncation by ``10**2k`` and rounding by
 ``10**k``; only their columns are recomputed. After ``MAX_ROUNDS`` rounds (or at ``MAX_DPS``
-digits) an entry that still disagrees raises ``HarnessError``: the model is too ill-conditioned
+digits) an entry that still disagrees raises ``InternalError``: the model is too ill-conditioned
 at that point for a trustworthy reference.
 
 Against the closed forms of Question 2 (vector edition, H = D = 4, entries in [-5, 5]; see
@@ -62,8 +62,9 @@ import mpmath
 import numpy as np
 
 from harness.backends import MpmathBackend
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InternalError
 from harness.formula import parse
+from harness.functions import LIBRARY
 from harness.model import Model, Variable, evaluate_model, recompute
 
 DEFAULT_DIGITS = 30
@@ -103,7 +104,7 @@ def reference_values(
             return {name: _rounded(high_backend, high[name]) for name in model.names}
         dps = min(max(dps + max(missing.values()) + 10, 2 * dps), MAX_DPS)
     unsettled = ", ".join(name for name, digits_missing in missing.items() if digits_missing)
-    raise HarnessError(
+    raise InternalError(
         f"the reference values of {unsettled} do not settle at this point even at {dps} digits; "
         "the model is too ill-conditioned here"
     )
@@ -237,7 +238,7 @@ class _Jacobian:
                 if estimate[row, position] == 0 and check[row, position] == 0:
                     continue  # absorbed beyond reach: 0 is as close as we can tell
                 if _missing_digits(check[row, position], estimate[row, position], self.wanted - _CHECK_RATIO_DIGITS):
-                    raise HarnessError(
+                    raise InternalError(
                         f"the reference derivative of {self.of!r} with respect to {self.wrt!r} does not "
                         f"converge at this point (entry {row} of {self.of}, entry {column} of {self.wrt}: "
                         f"{mpmath.nstr(estimate[row, position], 20)} versus {mpmath.nstr(check[row, position], 20)} "
@@ -300,29 +301,16 @@ class _DependenceBackend(MpmathBackend):
     """Low precision, with products that are exactly 0 when a factor is 0, even if the other is nan.
 
     Used only to follow where a nan travels: ``w1 @ x`` with ``x[j] == 0`` does not depend on
-    ``w1[:, j]``, although IEEE arithmetic says ``0 * nan = nan``.
+    ``w1[:, j]``, although IEEE arithmetic says ``0 * nan = nan``. Every function whose record is
+    bilinear (``*``, ``@``, ``dot``, ``outer``) is built with this product.
     """
 
     def __init__(self) -> None:
         super().__init__(15)
+        self._zero_aware = np.frompyfunc(lambda x, y: self.zero if not x or not y else x * y, 2, 1)
 
-    def _make_kernels(self) -> dict[str, Any]:
-        kernels = super()._make_kernels()
-        multiply = np.frompyfunc(lambda x, y: self._zero if not x or not y else x * y, 2, 1)
-
-        def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            left = a if a.ndim == 2 else a[np.newaxis, :]
-            right = b if b.ndim == 2 else b[:, np.newaxis]
-            product = np.sum(multiply(left[:, :, np.newaxis], right[np.newaxis, :, :]), axis=1)
-            if b.ndim == 1:
-                product = product[:, 0]
-            return product[0] if a.ndim == 1 else product
-
-        kernels["*"] = multiply
-        kernels["@"] = matmul
-        kernels["dot"] = lambda a, b: multiply(a, b) if not a.ndim or not b.ndim else matmul(a, b)
-        kernels["outer"] = multiply.outer
-        return kernels
+    def _product(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self._zero_aware(a, b)
 
 
 # -- the self-test ---------------------------------------------------------------------------
@@ -344,17 +332,17 @@ def _ensure_self_tested() -> None:
 
 
 def self_test() -> None:
-    """Check finite-difference derivatives of every library function against closed forms.
+    """Check finite-difference derivatives of every elementwise function against closed forms.
 
-    Raises ``HarnessError`` when one disagrees in its first 25 digits: the mpmath evaluation is
-    then not exact enough, typically because some function computes in float. Runs
-    automatically before the first reference is computed.
+    The closed forms are the ``derivative`` of each record in ``harness.functions``; one formula
+    more covers the arithmetic operators. Raises ``InternalError`` when one disagrees in its
+    first 25 digits: the mpmath evaluation is then not exact enough, typically because some
+    function computes in float. Runs automatically before the first reference is computed.
     """
     ctx = mpmath.MPContext()
     ctx.dps = 60
     x = ctx.mpf(_SELF_TEST_POINT)
-    formulas = {f"{name}(x)": value for name, value in _derivatives(ctx, x).items()}
-    formulas["x ** 3 / (1 - x) * 2"] = 6 * x**2 / (1 - x) + 2 * x**3 / (1 - x) ** 2
+    formulas = _self_test_formulas(ctx, x)
     model = Model(
         variables=(Variable("x", (), (-1.0, 1.0)),),
         quantities=tuple((f"q{index}", parse(source)) for index, source in enumerate(formulas)),
@@ -363,7 +351,7 @@ def self_test() -> None:
         got = _Jacobian(model, name, "x", {"x": _SELF_TEST_POINT}, None, DEFAULT_DIGITS).compute()[()]
         error = abs((got - expected) / expected)
         if not error < ctx.mpf(10) ** -25:
-            raise HarnessError(
+            raise InternalError(
                 f"reference self-test failed: the derivative of {source} at x = {_SELF_TEST_POINT} is "
                 f"{ctx.nstr(got, 30)} by finite differences but {ctx.nstr(expected, 30)} in closed form "
                 f"(relative error {ctx.nstr(error, 3)}); the mpmath evaluation is not exact enough, "
@@ -371,18 +359,8 @@ def self_test() -> None:
             )
 
 
-def _derivatives(ctx: Any, x: Any) -> dict[str, Any]:
-    """The derivative of every elementwise library function at ``x``, computed directly."""
-    return {
-        "exp": ctx.exp(x),
-        "log": 1 / x,
-        "log1p": 1 / (1 + x),
-        "expm1": ctx.exp(x),
-        "sqrt": 1 / (2 * ctx.sqrt(x)),
-        "tanh": ctx.sech(x) ** 2,
-        "sigmoid": 1 / (4 * ctx.cosh(x / 2) ** 2),
-        "softplus": 1 / (1 + ctx.exp(-x)),
-        "abs": ctx.mpf(1),
-        "sin": ctx.cos(x),
-        "cos": -ctx.sin(x),
-    }
+def _self_test_formulas(ctx: Any, x: Any) -> dict[str, Any]:
+    """Each formula of the self-test and its derivative at ``x``, computed directly."""
+    formulas = {f"{name}(x)": record.derivative(ctx, x) for name, record in LIBRARY.items() if record.derivative}
+    formulas["x ** 3 / (1 - x) * 2"] = 6 * x**2 / (1 - x) + 2 * x**3 / (1 - x) ** 2
+    return formulas

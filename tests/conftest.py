@@ -1,11 +1,30 @@
-"""Keep the test run hermetic: its reference cache lives in a temporary folder, not ~/.cache."""
+"""Shared test set-up: a hermetic reference cache, and a way to swap a function's record."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 
+import pytest
+
+from harness import functions
+
 
 def pytest_configure(config) -> None:
+    # Keep the test run hermetic: its reference cache lives in a temporary folder, not ~/.cache.
     # Set before any test starts, so the CLI subprocesses the tests run inherit it too.
     os.environ.setdefault("HARNESS_CACHE_DIR", tempfile.mkdtemp(prefix="harness-test-cache-"))
+
+
+@pytest.fixture
+def replace_record(monkeypatch):
+    """``replace_record("exp", mpmath=...)`` changes a library function's record for the test.
+
+    Backends made afterwards (those the reference makes included) use the changed record.
+    """
+
+    def replace(name: str, **changes) -> None:
+        monkeypatch.setitem(functions._LIBRARY, name, dataclasses.replace(functions.LIBRARY[name], **changes))
+
+    return replace

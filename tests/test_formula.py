@@ -101,6 +101,59 @@ def test_anything_outside_the_whitelist_is_rejected_with_the_column(source, expe
     assert message(source) == expected
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "sum(W, axis=k)",
+            "axis of sum() must be an integer literal such as axis=0 or axis=-1, got 'k': it fixes the shape of "
+            "the result (column 13)\n    sum(W, axis=k)\n                ^",
+        ),
+        (
+            "sum(W, 1.0)",
+            "axis of sum() must be an integer literal such as axis=0 or axis=-1, got '1.0': it fixes the shape of "
+            "the result (column 8)\n    sum(W, 1.0)\n           ^",
+        ),
+        (
+            "1 + sum(W, axis=True)",
+            "axis of sum() must be an integer literal such as axis=0 or axis=-1, got 'True': it fixes the shape of "
+            "the result (column 17)\n    1 + sum(W, axis=True)\n                    ^",
+        ),
+        (
+            "sum(W, axes=0)",
+            "sum() has no keyword argument 'axes'; did you mean 'axis'? (column 8)\n    sum(W, axes=0)\n           ^",
+        ),
+        (
+            "sum(W, 0, axis=1)",
+            "sum() got axis twice, by position and by keyword (column 11)\n    sum(W, 0, axis=1)\n              ^",
+        ),
+        (
+            "sum(W, 0, 1)",
+            "sum() takes at most 2 arguments (sum(a, axis=None)), got 3 (column 1)\n    sum(W, 0, 1)\n    ^",
+        ),
+        (
+            "sum(axis=0)",
+            "sum() is missing its array argument a: call it as sum(a, axis=None) (column 1)\n    sum(axis=0)\n    ^",
+        ),
+        ("sum(W, **k)", "'**' arguments are not allowed (column 8)\n    sum(W, **k)\n           ^"),
+        (
+            "s(x, axis=0)",
+            "s() takes positional arguments only, not keyword arguments (column 1)\n    s(x, axis=0)\n    ^",
+        ),
+    ],
+)
+def test_a_static_argument_must_be_an_integer_literal_of_the_signature(source, expected):
+    assert message(source, placeholders=("s",)) == expected
+
+
+def test_static_arguments_are_read_at_parse_time_by_position_or_keyword():
+    for source in ("sum(W, axis=-1)", "sum(W, -1)"):
+        formula = parse(source)
+        assert formula._tree.statics == (("axis", -1),)
+        assert formula.names == {"W"}
+    assert parse("sum(W)")._tree.statics == parse("sum(W, axis=None)")._tree.statics == (("axis", None),)
+
+
 def test_the_column_counts_characters_not_bytes():
     assert message("σ + x.y") == (
         "attribute access '.y' is not allowed: the only attribute is '.T' (transpose) (column 5)\n"
@@ -203,6 +256,9 @@ def test_decimal_literals_mean_their_decimal_value_in_mpmath():
         ("w1.T @ w1", ("D", "D")),
         ("transpose(w1) * 2", ("D", "H")),
         ("sum(w1) * x", ("D",)),
+        ("sum(w1, axis=0) * x", ("D",)),
+        ("sum(w1, axis=-1) + b1", ("H",)),
+        ("sum(outer(w1, x), 1)", ("H", "D")),
         ("dot(w2, z1) + dot(b2, x)", ("D",)),
         ("yhat * (1 - yhat)", ()),
         ("w1 * x", ("H", "D")),
@@ -256,6 +312,17 @@ def test_shapes_follow_numpy_broadcasting_and_matmul(source, shape):
             "unknown name 'exp'; exp is a function: call it, as in exp(x) (column 1)\n    exp + 1\n    ^",
         ),
         ("q", {"a": ()}, "unknown name 'q'; the known names are: a (column 1)\n    q\n    ^"),
+        (
+            "sum(w1, axis=2)",
+            Q2_SHAPES,
+            "cannot apply sum with axis=2 to shape [H, D]: the axis must be from -2 to 1 (column 1)\n"
+            "    sum(w1, axis=2)\n    ^",
+        ),
+        (
+            "x * sum(b2, 0)",
+            Q2_SHAPES,
+            "cannot apply sum with axis=0 to shape []: a scalar has no axis (column 5)\n    x * sum(b2, 0)\n        ^",
+        ),
         (
             "w1 @ outer(x, w1)",
             Q2_SHAPES,
@@ -312,7 +379,7 @@ _UNARY = ["exp", "sigmoid", "softplus", "tanh", "sqrt", "log1p", "abs", "sum"]
 def _combine(children):
     unary = st.tuples(st.sampled_from(_UNARY), children).map(lambda t: f"{t[0]}({t[1]})")
     binary = st.tuples(children, st.sampled_from(["+", "*", "/"]), children).map(lambda t: f"({t[0]} {t[1]} {t[2]})")
-    templates = st.sampled_from(["m @ {}", "({}).T", "outer({}, 2)"])
+    templates = st.sampled_from(["m @ {}", "({}).T", "outer({}, 2)", "sum({}, axis=-1)"])
     structural = st.tuples(templates, children).map(lambda t: t[0].format(t[1]))
     return unary | binary | structural
 

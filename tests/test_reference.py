@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from harness import reference
-from harness.backends import ELEMENTWISE, MpmathBackend
-from harness.errors import HarnessError
+from harness.backends import MpmathBackend
+from harness.errors import HarnessError, InternalError
+from harness.functions import LIBRARY, OPERATORS
 from harness.formula import parse
 from harness.model import Model, Variable
 from harness.reference import reference_jacobian, reference_values, self_test
@@ -216,6 +217,18 @@ def test_an_even_function_at_its_centre_has_derivative_exactly_zero():
     assert reference_jacobian(m, "y", "x", {"x": 0.0})[()] == 0
 
 
+@pytest.mark.parametrize("name", ["*", "@", "dot", "outer", "+", "-", "sum"])
+def test_the_dependence_analysis_takes_zero_times_nan_as_zero_in_every_bilinear_function(name):
+    record = {**OPERATORS, **LIBRARY}[name]
+    nan, zeros = np.full((2, 2), np.nan), np.zeros((2, 2))
+    arguments = (nan, zeros)[: len(record.arrays)]
+    dependence = reference._DependenceBackend()
+    reached = dependence.apply(name, *map(dependence.asarray, arguments))
+    ordinary = MpmathBackend(15)
+    assert all(CTX.isnan(entry) for entry in ordinary.apply(name, *map(ordinary.asarray, arguments)).flat)
+    assert [CTX.isnan(entry) for entry in reached.flat] == [not record.bilinear] * reached.size
+
+
 def test_jacobian_shapes_are_the_shape_of_the_output_then_of_the_input():
     m = q2_model("vector")
     point = {"x": np.ones(3), "w1": np.ones((2, 3)), "b1": np.ones(2), "w2": np.ones(2), "b2": np.array(1.0)}
@@ -245,15 +258,16 @@ def test_non_finite_values_are_returned_as_they_come():
 
 def test_the_self_test_passes_and_covers_every_elementwise_function():
     self_test()
-    assert set(reference._derivatives(CTX, CTX.mpf(0.5))) == set(ELEMENTWISE)
+    elementwise = {f"{name}(x)" for name, record in LIBRARY.items() if record.elementwise}
+    assert {"exp(x)", "abs(x)", "sigmoid(x)"} < elementwise < set(reference._self_test_formulas(CTX, CTX.mpf(0.5)))
 
 
-def test_the_self_test_catches_a_function_that_computes_in_float(monkeypatch):
-    def softplus_through_float(self, x):
-        return self.ctx.mpf(math.log1p(math.exp(float(x))))
+def test_the_self_test_catches_a_function_that_computes_in_float(replace_record):
+    def softplus_through_float(b, x):
+        return b.ctx.mpf(math.log1p(math.exp(float(x))))
 
-    monkeypatch.setattr(MpmathBackend, "_softplus", softplus_through_float)
-    with pytest.raises(HarnessError) as caught:
+    replace_record("softplus", mpmath=softplus_through_float)
+    with pytest.raises(InternalError) as caught:
         self_test()
     assert str(caught.value).startswith("reference self-test failed: the derivative of softplus(x) at x = 0.625 is ")
     assert str(caught.value).endswith(
@@ -261,10 +275,21 @@ def test_the_self_test_catches_a_function_that_computes_in_float(monkeypatch):
     )
 
 
-def test_a_float_leaking_into_a_reference_computation_raises(monkeypatch):
+def test_the_self_test_checks_each_function_against_the_derivative_in_its_record(replace_record):
+    replace_record("cos", derivative=lambda ctx, x: ctx.sin(x))  # the sign is wrong
+    with pytest.raises(InternalError) as caught:
+        self_test()
+    assert str(caught.value) == (
+        "reference self-test failed: the derivative of cos(x) at x = 0.625 is -0.58509727294046215480539931415 by "
+        "finite differences but 0.58509727294046215480539931415 in closed form (relative error 2.0); the mpmath "
+        "evaluation is not exact enough, probably because a function computes in float"
+    )
+
+
+def test_a_float_leaking_into_a_reference_computation_raises(monkeypatch, replace_record):
     monkeypatch.setattr(reference, "_self_tested", True)
-    monkeypatch.setattr(MpmathBackend, "_tanh", lambda self, x: math.tanh(float(x)))
-    with pytest.raises(HarnessError, match="^float leak in the mpmath backend: tanh produced"):
+    replace_record("tanh", mpmath=lambda b, x: math.tanh(float(x)))
+    with pytest.raises(InternalError, match="^float leak in the mpmath backend: tanh produced"):
         reference_jacobian(q2_model("scalar"), "yhat", "w1", {name: 0.5 for name in ("x", "w1", "b1", "w2", "b2")},
                            activation="tanh")
 

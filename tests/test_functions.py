@@ -1,0 +1,222 @@
+"""The function registry: its records agree with numpy, with each other and with the docs."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
+
+from harness import functions
+from harness.backends import FLOAT64, Float64Backend, MpmathBackend
+from harness.errors import InternalError
+from harness.formula import evaluate, infer_shape, parse
+from harness.functions import LIBRARY, OPERATORS, Function, Kinks, ShapeError, Static, docs_table
+from harness.model import Model, Variable
+from harness.reference import reference_jacobian, self_test
+
+ROOT = Path(__file__).resolve().parent.parent
+ELEMENTWISE = sorted(name for name, record in LIBRARY.items() if record.elementwise)
+BACKEND = MpmathBackend(30)
+
+# Every float but -0.0, which mpmath cannot hold (it becomes 0, so 1 / -0.0 differs in sign).
+ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True).map(lambda x: x + 0.0)
+
+
+def within_ulps(got: float, want: float, ulps: int) -> bool:
+    """Both nan, both the same infinity, or ``ulps`` float64 steps apart at most."""
+    if math.isnan(want) or math.isinf(want):
+        return got == want or (math.isnan(got) and math.isnan(want))
+    return abs(got - want) <= ulps * math.ulp(want)
+
+
+# -- the docs --------------------------------------------------------------------------------
+
+
+def test_the_docs_contain_exactly_the_generated_table():
+    documented = (ROOT / "docs" / "spec-format.md").read_text()
+    found = re.findall(re.escape(functions.DOCS_BEGIN) + ".*?" + re.escape(functions.DOCS_END), documented, re.S)
+    assert found == [docs_table()], (
+        "docs/spec-format.md is out of date; paste the output of "
+        "python -c 'from harness.functions import docs_table; print(docs_table())' between its markers"
+    )
+
+
+def test_the_docs_table_has_one_row_per_record_saying_how_it_is_written():
+    rows = docs_table().splitlines()[3:-1]
+    assert len(rows) == len(OPERATORS) + len(LIBRARY)
+    assert rows[0] == "| `a + b` | Sum, entry by entry; shapes broadcast as in numpy (a scalar with anything). |  |  |"
+    assert "| `abs(a)` | Absolute value. | yes | 0 |" in rows
+    assert any(row.startswith("| `sum(a, axis=None)` | The sum of all entries") for row in rows)
+
+
+# -- kernels ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(name=st.sampled_from(ELEMENTWISE), x=ANY_FLOAT)
+def test_each_elementwise_float64_kernel_agrees_with_its_mpmath_kernel_rounded(name, x):
+    via_float = float(FLOAT64.apply(name, np.asarray(x)))
+    via_mpmath = float(BACKEND.to_float64(BACKEND.apply(name, BACKEND.asarray(x))))
+    assert within_ulps(via_float, via_mpmath, 2), (via_float, via_mpmath)
+
+
+@settings(max_examples=300)
+@given(name=st.sampled_from(["+", "-", "*", "/", "**"]), x=ANY_FLOAT, y=ANY_FLOAT)
+def test_each_binary_operator_gives_the_same_special_values_in_both_backends(name, x, y):
+    # Double rounding (at 30 digits, then to float64) may move a result by one step, no more.
+    via_float = float(FLOAT64.apply(name, np.asarray(x), np.asarray(y)))
+    via_mpmath = float(BACKEND.to_float64(BACKEND.apply(name, BACKEND.asarray(x), BACKEND.asarray(y))))
+    assert within_ulps(via_float, via_mpmath, 1), (via_float, via_mpmath)
+
+
+@st.composite
+def summed(draw):
+    """An array (integer-valued entries, so every sum is exact) and an axis of it, or None."""
+    values = draw(arrays(np.float64, array_shapes(min_dims=0, max_dims=3, max_side=3),
+                         elements=st.integers(-1000, 1000).map(float)))
+    axis = draw(st.none() | st.integers(-values.ndim, values.ndim - 1)) if values.ndim else None
+    return values, axis
+
+
+@given(summed())
+def test_sum_with_an_axis_matches_numpy_in_both_backends(case):
+    values, axis = case
+    expected = np.sum(values, axis=axis)
+    assert LIBRARY["sum"].result_shape(values.shape, axis=axis) == np.shape(expected)
+    np.testing.assert_array_equal(FLOAT64.apply("sum", values, axis=axis), expected)
+    via_mpmath = BACKEND.apply("sum", BACKEND.asarray(values), axis=axis)
+    assert via_mpmath.shape == np.shape(expected)
+    np.testing.assert_array_equal(BACKEND.to_float64(via_mpmath), expected)
+
+
+def test_sum_along_an_axis_is_written_with_an_integer_literal():
+    w = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    cases = [("sum(W, axis=0)", ("D",), [5, 7, 9]), ("sum(W, 1)", ("H",), [6, 15]),
+             ("sum(W, axis=-1)", ("H",), [6, 15]), ("sum(W)", (), 21), ("sum(W, axis=None)", (), 21)]
+    for source, shape, expected in cases:
+        formula = parse(source)
+        assert infer_shape(formula, {"W": ("H", "D")}) == shape
+        np.testing.assert_array_equal(evaluate(formula, {"W": w}, FLOAT64), expected)
+        np.testing.assert_array_equal(BACKEND.to_float64(evaluate(formula, {"W": w}, BACKEND)), expected)
+
+
+@st.composite
+def call_of(draw, record: Function):
+    shapes = draw(st.lists(array_shapes(min_dims=0, max_dims=3, max_side=3), min_size=len(record.arrays),
+                           max_size=len(record.arrays)))
+    statics = {static.name: draw(st.none() | st.integers(-3, 3)) for static in record.statics}
+    return shapes, statics
+
+
+@settings(max_examples=200)
+@given(data=st.data(), record=st.sampled_from([*OPERATORS.values(), *LIBRARY.values()]))
+def test_a_shape_rule_that_accepts_gives_the_shape_both_kernels_produce(data, record):
+    shapes, statics = data.draw(call_of(record))
+    operands = [np.full(shape, 0.5) for shape in shapes]
+    try:
+        shape = record.result_shape(*shapes, **statics)
+    except ShapeError:
+        return
+    with np.errstate(all="ignore"):
+        assert np.shape(record.float64(*operands, **statics)) == shape
+    assert BACKEND.apply(record.name, *map(BACKEND.asarray, operands), **statics).shape == shape
+
+
+@settings(max_examples=200)
+@given(data=st.data(), record=st.sampled_from([*OPERATORS.values(), *LIBRARY.values()]))
+def test_what_numpy_refuses_the_shape_rule_refuses(data, record):
+    shapes, statics = data.draw(call_of(record))
+    try:
+        with np.errstate(all="ignore"):
+            record.float64(*[np.zeros(shape) for shape in shapes], **statics)
+    except (ValueError, np.exceptions.AxisError):
+        with pytest.raises(ShapeError):
+            record.result_shape(*shapes, **statics)
+
+
+# -- kinks -----------------------------------------------------------------------------------
+
+
+def test_kinks_are_listed_within_an_interval():
+    assert Kinks(0.0, None, "0").within(-5, 5) == (0.0,)
+    assert Kinks(0.0, None, "0").within(0.5, 5) == ()
+    quarter = math.pi / 2
+    assert Kinks(quarter, math.pi, "π/2 + kπ").within(-5, 5) == (-3 * quarter, -quarter, quarter, 3 * quarter)
+    assert Kinks(1.0, 2.0, "1 + 2k").within(1.0, 5.0) == (1.0, 3.0, 5.0)
+
+
+def one_sided_slopes(name: str, x: float) -> tuple:
+    """The slopes of ``name`` (its mpmath kernel) just left and just right of ``x``."""
+    at, step = BACKEND.ctx.mpf(x), BACKEND.ctx.mpf(10) ** -12
+    left, middle, right = BACKEND.apply(name, np.array([at - step, at, at + step], dtype=object))
+    return (middle - left) / step, (right - middle) / step
+
+
+def smooth_at(name: str, x: float) -> bool:
+    left, right = one_sided_slopes(name, x)
+    return bool(BACKEND.ctx.isfinite(left) and BACKEND.ctx.isfinite(right) and abs(left - right) < 1e-6 * (1 + abs(left)))
+
+
+@pytest.mark.parametrize("name", [name for name, record in LIBRARY.items() if record.kinks])
+def test_a_function_is_not_differentiable_at_each_of_its_kinks(name):
+    kinks = LIBRARY[name].kinks.within(-5, 5)
+    assert kinks
+    assert [kink for kink in kinks if smooth_at(name, kink)] == []
+
+
+@pytest.mark.parametrize("name", [name for name, record in LIBRARY.items() if record.elementwise])
+def test_a_function_is_differentiable_everywhere_else_where_it_is_defined(name):
+    kinks = LIBRARY[name].kinks.within(-5, 5) if LIBRARY[name].kinks else ()
+    points = [x for x in np.linspace(-5, 5, 23) if all(abs(x - kink) > 0.1 for kink in kinks)]
+    defined = [x for x in points if not BACKEND.ctx.isnan(BACKEND.apply(name, BACKEND.asarray(x))[()])]
+    assert len(defined) >= 10
+    assert [x for x in defined if not smooth_at(name, x)] == []
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+def test_an_inconsistent_record_is_refused_with_every_problem_named():
+    with pytest.raises(InternalError) as caught:
+        Function("cube", ("a",), np.cbrt, lambda b, x: x, "Cube.", lambda name, shape: shape, elementwise=True,
+                 statics=(Static("axis", None),), kinks=Kinks(0.0, None, "0"))
+    assert str(caught.value) == (
+        "the record of 'cube' is inconsistent: an elementwise function has no static arguments; "
+        "a unary elementwise function needs its derivative"
+    )
+
+
+def test_an_operator_is_written_with_its_symbol_and_a_function_with_its_signature():
+    assert [OPERATORS[name].call for name in ("+", "@", "neg")] == ["a + b", "a @ b", "-a"]
+    assert [LIBRARY[name].call for name in ("exp", "dot", "sum")] == ["exp(a)", "dot(a, b)", "sum(a, axis=None)"]
+
+
+def test_a_new_elementwise_record_is_all_the_harness_needs(monkeypatch):
+    cube = Function(
+        "cube", ("a",), lambda a: a**3, lambda b, x: b.fit(x**3), "The cube of each entry.",
+        lambda name, shape: shape, elementwise=True, derivative=lambda ctx, x: 3 * x**2, activation=True,
+    )  # fmt: skip
+    monkeypatch.setitem(functions._LIBRARY, "cube", cube)
+    formula = parse("cube(x) + s(x)", placeholders=("s",))
+    assert infer_shape(formula, {"x": ("D",)}) == ("D",)
+    x = np.array([0.5, -2.0])
+    np.testing.assert_array_equal(evaluate(formula, {"x": x}, Float64Backend(), bind={"s": "cube"}), 2 * x**3)
+    mpmath_backend = MpmathBackend(30)
+    np.testing.assert_array_equal(
+        mpmath_backend.to_float64(evaluate(formula, {"x": x}, mpmath_backend, bind={"s": "cube"})), 2 * x**3
+    )
+    self_test()
+    model = Model(variables=(Variable("x", (), (-5.0, 5.0)),), quantities=(("y", parse("cube(x)")),))
+    assert reference_jacobian(model, "y", "x", {"x": 0.5})[()] == mpmath.mpf("0.75")
+    assert "| `cube(a)` | The cube of each entry. | yes |  |" in docs_table()
+    monkeypatch.setitem(functions._LIBRARY, "cube", dataclasses.replace(cube, derivative=lambda ctx, x: x))
+    with pytest.raises(InternalError, match=r"^reference self-test failed: the derivative of cube\(x\)"):
+        self_test()
