@@ -429,6 +429,11 @@ _LIBRARY: dict[str, Function] = {
                      kinks=Kinks(0.0, None, "0")),
         _elementwise("sin", np.sin, _trigonometric("sin"), lambda ctx, x: ctx.cos(x), "Sine (of radians)."),
         _elementwise("cos", np.cos, _trigonometric("cos"), lambda ctx, x: -ctx.sin(x), "Cosine (of radians)."),
+        _elementwise(
+            "tan", np.tan, _trigonometric("tan"), lambda ctx, x: 1 / ctx.cos(x) ** 2,
+            "Tangent (of radians). Not an activation: a layer's inputs would reach its poles.",
+            activation=False, kinks=Kinks(math.pi / 2, math.pi, "π/2 + kπ"),
+        ),
         Function(
             "sum", ("a",), lambda a, axis: np.sum(a, axis=axis), lambda b, a, axis: np.sum(a, axis=axis),
             "The sum of all entries, a scalar; with `axis=k` the sums along dimension `k` "

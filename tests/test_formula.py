@@ -165,7 +165,7 @@ def test_an_activation_placeholder_may_be_called_but_only_when_declared():
     assert parse("s(z1)", placeholders=("s",)).calls == {"s"}
     assert message("s(z1)") == (
         "unknown function 's'; the functions are: abs, cos, dot, exp, expm1, log, log1p, outer, sigmoid, "
-        "sin, softplus, sqrt, sum, tanh, transpose (column 1)\n    s(z1)\n    ^"
+        "sin, softplus, sqrt, sum, tan, tanh, transpose (column 1)\n    s(z1)\n    ^"
     )
     assert message("x", placeholders=("exp",)) == (
         "cannot use 'exp' as an activation placeholder: it must be a name that is not a library function"
@@ -348,12 +348,13 @@ def test_a_placeholder_is_evaluated_as_the_function_it_is_bound_to():
     assert str(caught.value) == (
         "the activation placeholder 's' is not bound to a function (column 1)\n    s(x) + 1\n    ^"
     )
-    with pytest.raises(FormulaError) as caught:
-        evaluate(formula, {"x": 0.0}, FLOAT64, bind={"s": "relu"})
-    assert str(caught.value) == (
-        "cannot bind 's' to 'relu': an activation must be one of abs, cos, exp, expm1, log, log1p, sigmoid, "
-        "sin, softplus, sqrt, tanh"
-    )
+    for function in ("relu", "tan"):
+        with pytest.raises(FormulaError) as caught:
+            evaluate(formula, {"x": 0.0}, FLOAT64, bind={"s": function})
+        assert str(caught.value) == (
+            f"cannot bind 's' to {function!r}: an activation must be one of abs, cos, exp, expm1, log, log1p, "
+            "sigmoid, sin, softplus, sqrt, tanh"
+        )
 
 
 def test_evaluating_with_concrete_shapes_that_disagree_names_them():

@@ -17,7 +17,7 @@ from hypothesis.extra.numpy import array_shapes, arrays
 from harness import functions
 from harness.backends import FLOAT64, Float64Backend, MpmathBackend
 from harness.errors import InternalError
-from harness.formula import evaluate, infer_shape, parse
+from harness.formula import ELEMENTWISE_FUNCTIONS, evaluate, infer_shape, parse
 from harness.functions import LIBRARY, OPERATORS, Function, Kinks, ShapeError, Static, docs_table
 from harness.model import Model, Variable
 from harness.reference import reference_jacobian, self_test
@@ -179,6 +179,18 @@ def test_a_function_is_differentiable_everywhere_else_where_it_is_defined(name):
     defined = [x for x in points if not BACKEND.ctx.isnan(BACKEND.apply(name, BACKEND.asarray(x))[()])]
     assert len(defined) >= 10
     assert [x for x in defined if not smooth_at(name, x)] == []
+
+
+def test_tan_is_not_differentiable_at_its_poles_in_the_default_domain():
+    quarter = math.pi / 2
+    assert LIBRARY["tan"].kinks.within(-5, 5) == (-3 * quarter, -quarter, quarter, 3 * quarter)
+    assert not LIBRARY["tan"].activation and "tan" not in ELEMENTWISE_FUNCTIONS
+
+
+@given(st.floats(-5, 5))
+def test_tan_is_sine_over_cosine_to_the_last_digits_in_mpmath(x):
+    difference = evaluate(parse("tan(x) * cos(x) - sin(x)"), {"x": x}, BACKEND)[()]
+    assert abs(difference) < BACKEND.ctx.mpf(10) ** -28
 
 
 # -- records ---------------------------------------------------------------------------------

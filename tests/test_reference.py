@@ -87,6 +87,13 @@ def test_the_jacobian_of_an_elementwise_function_is_the_diagonal_of_its_derivati
     assert_digits(jacobian, expected)
 
 
+@settings(max_examples=10, deadline=None)
+@given(v=arrays(np.float64, st.integers(1, 3), elements=st.floats(-1.5, 1.5)))
+def test_the_jacobian_of_tan_is_the_diagonal_of_one_over_cosine_squared(v):
+    jacobian = reference_jacobian(model({"v": v.shape}, {"y": "tan(v)"}), "y", "v", {"v": v})
+    assert_digits(jacobian, np.diag(elementwise(lambda x: 1 / CTX.cos(x) ** 2, exact(v))))
+
+
 @settings(max_examples=20, deadline=None)
 @given(name=st.sampled_from(sorted(DERIVATIVES)), x=ENTRY, scale=st.floats(-13.5, 13.5))
 def test_scalar_derivatives_of_exponential_chains_hold_across_large_magnitudes(name, x, scale):

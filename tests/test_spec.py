@@ -360,7 +360,7 @@ def test_malformed_spec_is_rejected_with_the_whole_precise_message(name, monkeyp
          "the model\n  hint: a given derivative needs a name of its own, such as dy_dx"),
         (MINIMAL.replace("sigmoid(w * x)", "s(w * x)"),
          "empty.yaml:6: at model.y: invalid formula 's(w * x)': unknown function 's'; the functions "
-         "are: abs, cos, dot, exp, expm1, log, log1p, outer, sigmoid, sin, softplus, sqrt, sum, tanh, "
+         "are: abs, cos, dot, exp, expm1, log, log1p, outer, sigmoid, sin, softplus, sqrt, sum, tan, tanh, "
          "transpose (column 1)\n    s(w * x)\n    ^\n  hint: if 's' stands for an activation each "
          "question chooses, declare it at the top level: 'activation: {name: s}'"),
     ],
