@@ -4,6 +4,7 @@ Every entry point (the ``harness`` command, the pytest plugin, the Gradescope au
 benchmark) uses only the names below; everything else in the package may change. A typical use:
 
 >>> import harness
+>>> from pathlib import Path
 >>> assignment = harness.load_spec("specs/q2_neural_networks.yaml")
 >>> result = harness.grade(assignment, Path("submissions/reference_solution"))
 >>> result.score, result.max_score
@@ -40,7 +41,6 @@ _EXPORTS: dict[str, str] = {
     "grade": "harness.grading",
     "grade_all": "harness.grading",
     "warm_cache": "harness.grading",
-    "output_folder": "harness.grading",
     # checking a spec before grading
     "Finding": "harness.checkspec",
     "SpecReport": "harness.checkspec",
@@ -116,7 +116,6 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
         SurveyCall,
         grade,
         grade_all,
-        output_folder,
         survey,
         warm_cache,
     )

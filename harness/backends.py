@@ -135,6 +135,14 @@ def _to_float(x: Any) -> float:
 _TO_FLOAT64 = np.frompyfunc(_to_float, 1, 1)
 
 
+def to_float64(array: Any) -> np.ndarray:
+    """Round ``mpf`` values (of any context) to the nearest float64, ties to even.
+
+    The one conversion from mpmath to float64 (``float(mpf)`` rounds subnormals twice).
+    """
+    return np.asarray(_TO_FLOAT64(np.asarray(array, dtype=object)), dtype=np.float64)
+
+
 class MpmathBackend(Backend):
     """Object arrays of ``mpf`` numbers from a private ``MPContext`` working at ``dps`` digits.
 
@@ -223,10 +231,6 @@ class MpmathBackend(Backend):
         convert = np.frompyfunc(self.exact, 1, 1)
         with np.errstate(invalid="ignore"):  # numpy would warn about the flag a nan's conversion raises
             return np.asarray(convert(np.asarray(array, dtype=np.float64)), dtype=object)
-
-    def to_float64(self, array: Any) -> np.ndarray:
-        """Round ``mpf`` values (of any context) to the nearest float64, ties to even."""
-        return np.asarray(_TO_FLOAT64(np.asarray(array, dtype=object)), dtype=np.float64)
 
     def literal(self, value: int | float, text: str) -> np.ndarray:
         if text not in self._literals:

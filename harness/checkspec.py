@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.backends import FLOAT64, MpmathBackend
+from harness.backends import FLOAT64, MpmathBackend, to_float64
 from harness.check import Checker
 from harness.errors import InternalError
 from harness.formula import evaluate
-from harness.oracle import to_float64
 from harness.reference import reference_jacobian, reference_values
 from harness.results import Value, as_value
 from harness.search import collect, find_minimal

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Outcome statuses of the runner that mean "no value came back"; their message is the verdict.
-FAILED_CALL = ("exception", "timeout", "crashed", "memory", "bad_value", "output_limit")
 
 
 @dataclass(frozen=True)

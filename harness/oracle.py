@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.backends import MpmathBackend
+from harness.backends import to_float64
 from harness.errors import FormulaError, InternalError
 from harness.model import Model
 from harness.reference import reference_jacobian, reference_values
@@ -111,11 +111,6 @@ class _as_internal:
             point += f", activation {self.activation}"
         problem = str(error) if isinstance(error, (InternalError, FormulaError)) else f"{type(error).__name__}: {error}"
         raise InternalError(f"the reference for {self.what} cannot be computed at {point}: {problem}") from error
-
-
-def to_float64(values: np.ndarray) -> np.ndarray:
-    """Round ``mpf`` values to the nearest float64, ties to even (subnormals without double rounding)."""
-    return MpmathBackend.to_float64(None, values)  # type: ignore[arg-type]
 
 
 def _shown(value: np.ndarray) -> str:
