@@ -62,16 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
     cache = commands.add_parser(
         "cache", help="show, clear or warm the reference cache",
         description="The reference cache keeps true values and drawn inputs between runs, in "
-        "$HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness, else ~/.cache/harness. `warm` computes "
-        "what grading the specs needs first (without checking the specs, as check-spec does).",
+        "$HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness, else ~/.cache/harness.",
     )
-    cache.add_argument("action", choices=["info", "clear", "warm"])
-    cache.add_argument("specs", nargs="*", type=Path, metavar="SPEC", help="the specs to warm the cache for")
-    cache.add_argument("--cache-dir", type=Path, metavar="DIR", help="the cache folder (default: see above)")
-    cache.add_argument("--seed", type=int, help="warm: override the specs' seed")
-    cache.add_argument("--examples", type=_positive_int, help="warm: override examples per item")
-    cache.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
-                       help="warm: processes (default: the number of CPUs)")
+    actions = cache.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    for name, help_text in (("info", "show what the cache holds"), ("clear", "remove every entry")):
+        actions.add_parser(name, help=help_text, description=help_text).add_argument(
+            "--cache-dir", type=Path, metavar="DIR", help="the cache folder (default: see `harness cache -h`)")
+    warm = actions.add_parser(
+        "warm", help="compute what grading the specs needs first",
+        description="Compute (or read back) every reference, survey input and claim that grading the "
+        "specs needs, so that every submission is graded warm. Unlike check-spec, it does not check "
+        "the answer keys.",
+    )
+    warm.add_argument("specs", nargs="*", type=Path, metavar="SPEC")
+    warm.add_argument("--cache-dir", type=Path, metavar="DIR", help="the cache folder (default: see `harness cache -h`)")
+    warm.add_argument("--seed", type=int, help="override the specs' seed")
+    warm.add_argument("--examples", type=_positive_int, help="override examples per item")
+    warm.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="processes (default: the number of CPUs)")
 
     init_ci = commands.add_parser(
         "init-ci", help="write a CI workflow for a student repository",
@@ -217,8 +224,6 @@ def _check_spec(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    if args.action != "warm" and (args.specs or args.seed is not None or args.examples is not None):
-        raise UsageError(f"cache {args.action} takes no specs, --seed or --examples; did you mean `cache warm`?")
     if args.action == "warm":
         config = find_config(Path.cwd()).override(seed=args.seed, examples=args.examples)
         assignments = [harness.load_spec(path) for path in harness.spec_paths(args.specs, config)]

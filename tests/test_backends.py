@@ -105,7 +105,6 @@ def test_to_float64_rounds_to_nearest_with_ties_to_even_subnormals_included(mant
 
 
 def test_to_float64_accepts_numbers_of_any_context_and_special_values():
-    backend = MpmathBackend(20)
     values = np.array([mpmath.mpf("inf"), -mpmath.mpf("inf"), mpmath.mpf("nan"), mpmath.mpf(0), mpmath.mpf(2) ** 3000],
                       dtype=object)
     np.testing.assert_array_equal(to_float64(values), [np.inf, -np.inf, np.nan, 0.0, np.inf])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -100,6 +101,24 @@ def test_a_submission_is_graded_with_each_tests_visibility_from_the_spec(bundle,
     assert document["output"].startswith("Submission `submission`: **3 / 5** on Tiny: one neuron")
 
 
+def test_setup_warms_the_cache_so_every_submission_is_graded_warm(bundle, tmp_path):
+    root = unpack(bundle, tmp_path)
+    setup = (root / "source" / "setup.sh").read_text()
+    warm = next(line for line in setup.splitlines() if " cache warm " in line)
+    assert warm == '"$root/venv/bin/python" -m harness cache warm --cache-dir "$root/cache" specs/tiny.yaml'
+    environment = {**os.environ, "root": str(root), "PYTHONPATH": str(root / "source" / "harness-src")}
+    command = warm.replace('"$root/venv/bin/python"', shlex.quote(sys.executable))
+    subprocess.run(["bash", "-c", command], cwd=root / "source", env=environment, check=True, capture_output=True)
+    entries = sorted(path.name for path in (root / "cache").rglob("*") if path.is_file())
+    assert len(entries) > 10
+    for path in (FIXTURES / "correct").glob("*.py"):
+        shutil.copy(path, root / "submission")
+    run_autograder(root)
+    assert results(root)["score"] == 5.0
+    # Graded from the warmed cache: nothing had to be computed (only a failure's shrink would).
+    assert sorted(path.name for path in (root / "cache").rglob("*") if path.is_file()) == entries
+
+
 def test_the_bundle_runs_the_harness_it_ships(bundle, tmp_path):
     root = unpack(bundle, tmp_path)
     done = subprocess.run([sys.executable, "-c", "import harness.cli; print(harness.cli.__file__)"],
@@ -151,12 +170,16 @@ def test_when_python_cannot_even_start_the_script_still_writes_a_failed_test(bun
     assert "run_autograder: the harness exited with status 127 and wrote no results.json" in done.stderr
 
 
-def test_grading_options_are_fixed_into_run_autograder(tmp_path):
+def test_grading_options_are_fixed_into_run_autograder_and_the_warm_up(tmp_path):
     path = tmp_path / "autograder.zip"
     assert main(["gradescope", str(SPEC), "-o", str(path), "--seed", "3", "--examples", "7", "--require-sandbox"]) == 0
     with zipfile.ZipFile(path) as archive:
         script = archive.read("run_autograder").decode()
-    assert '"$python" -m harness autograde --root "$root" --seed 3 --examples 7 --require-sandbox specs/tiny.yaml\n' in script
+        setup = archive.read("setup.sh").decode()
+    assert ('"$python" -m harness autograde --root "$root" --cache-dir "$root/cache" --seed 3 --examples 7 '
+            "--require-sandbox specs/tiny.yaml\n") in script
+    # The warm-up draws the inputs grading will draw: the same seed and examples.
+    assert '-m harness cache warm --cache-dir "$root/cache" --seed 3 --examples 7 specs/tiny.yaml\n' in setup
 
 
 def test_rebuilding_an_unchanged_bundle_gives_identical_bytes(bundle, tmp_path):
