@@ -1,10 +1,11 @@
-"""Shared test set-up: a hermetic reference cache, and a way to swap a function's record."""
+"""Shared test set-up: one hermetic reference cache for the session, and a way to swap a function's record."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,16 @@ def pytest_configure(config) -> None:
     # Keep the test run hermetic: its reference cache lives in a temporary folder, not ~/.cache.
     # Set before any test starts, so the CLI subprocesses the tests run inherit it too.
     os.environ.setdefault("HARNESS_CACHE_DIR", tempfile.mkdtemp(prefix="harness-test-cache-"))
+
+
+@pytest.fixture(scope="session")
+def reference_cache() -> Path:
+    """The session's reference cache (``$HARNESS_CACHE_DIR``, a temporary folder), shared by every test.
+
+    CLI subprocesses find it through the environment; in-process grading gets it as
+    ``GradeOptions(cache_dir=reference_cache)``, so a reference is computed once per session.
+    """
+    return Path(os.environ["HARNESS_CACHE_DIR"])
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,8 @@ def write_answers(folder: Path, entries: dict[str, object]) -> Path:
 
 
 def grade(*folders: Path, examples: int = 20):
-    outcome = grade_all([load_spec(SCALAR)], list(folders), folders[0].parent / "out", GradeOptions(examples=examples))
+    options = GradeOptions(examples=examples, cache_dir=Path(os.environ["HARNESS_CACHE_DIR"]))  # the session's
+    outcome = grade_all([load_spec(SCALAR)], list(folders), folders[0].parent / "out", options)
     return {r.submission: r for results in outcome.results.values() for r in results}
 
 

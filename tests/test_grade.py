@@ -20,11 +20,12 @@ SUBMISSIONS = ["broken_modules", "reference_solution", "sample_student", "sign_a
 
 
 @pytest.fixture(scope="module", params=["scalar", "vector"])
-def graded(request, tmp_path_factory):
+def graded(request, tmp_path_factory, reference_cache):
     """Every bundled submission graded with the spec's own settings (100 examples per item)."""
     out = tmp_path_factory.mktemp(f"reports-{request.param}")
     assignment = load_spec(SPECS[request.param])
-    outcome = grade_all([assignment], [ROOT / "submissions" / name for name in SUBMISSIONS], out)
+    submissions = [ROOT / "submissions" / name for name in SUBMISSIONS]
+    outcome = grade_all([assignment], submissions, out, GradeOptions(cache_dir=reference_cache))
     results = {r.submission: r for r in outcome.results[assignment.path]}
     return request.param, results, out
 
@@ -124,18 +125,20 @@ def test_the_output_folder_holds_every_report(graded):
     assert (out / "grades.csv").read_text().splitlines()[0].startswith("submission,2.1 dyhat_dw2,")
 
 
-def test_several_specs_write_one_folder_per_spec(tmp_path):
+def test_several_specs_write_one_folder_per_spec(tmp_path, reference_cache):
     assignments = [load_spec(path) for path in SPECS.values()]
-    grade_all(assignments, [ROOT / "submissions" / "reference_solution"], tmp_path, GradeOptions(examples=3))
+    grade_all(assignments, [ROOT / "submissions" / "reference_solution"], tmp_path,
+              GradeOptions(examples=3, cache_dir=reference_cache))
     for path in SPECS.values():
         assert (tmp_path / path.stem / "reference_solution" / "report.md").exists()
         assert (tmp_path / path.stem / "summary.md").exists()
 
 
-def test_a_submission_folder_may_be_given_by_any_path(tmp_path):
+def test_a_submission_folder_may_be_given_by_any_path(tmp_path, reference_cache):
     copy = tmp_path / "copied" / "student_7"
     shutil.copytree(ROOT / "submissions" / "reference_solution", copy)
-    outcome = grade_all([load_spec(SPECS["scalar"])], [copy], tmp_path / "out", GradeOptions(examples=3))
+    outcome = grade_all([load_spec(SPECS["scalar"])], [copy], tmp_path / "out",
+                        GradeOptions(examples=3, cache_dir=reference_cache))
     (result,) = next(iter(outcome.results.values()))
     assert result.submission == "student_7"
     assert result.score == result.max_score

@@ -92,19 +92,48 @@ def graded(checker, submission: Path):
     return dataclasses.replace(_grade(checker, submission, GradeOptions()), execution_time=0.0)
 
 
+class ReferencesOnly:
+    """A store sharing only reference values with the session's cache; the rest starts empty.
+
+    The shrinks these tests compare must be real or replayed as each test says, while the
+    references (the slow part) are the same for every checker of the spec.
+    """
+
+    def __init__(self, references: ReferenceCache) -> None:
+        self.references, self.rest = references, MemoryStore()
+
+    def _store(self, key):
+        return self.references if key[0] == "harness oracle" else self.rest
+
+    def get(self, key):
+        return self._store(key).get(key)
+
+    def put(self, key, arrays, meta=None):
+        self._store(key).put(key, arrays, meta)
+
+
 @pytest.fixture(scope="module")
-def plain_results():
+def session_references(reference_cache) -> ReferenceCache:
+    return ReferenceCache(reference_cache)
+
+
+def fresh_checker(session_references) -> Checker:
+    return Checker(load_spec(SCALAR), examples=15, store=ReferencesOnly(session_references))
+
+
+@pytest.fixture(scope="module")
+def plain_results(session_references):
     """The bundled wrong submissions, each graded by a checker of its own: every shrink is real."""
     results = {}
     for submission in WRONG:
-        checker = Checker(load_spec(SCALAR), examples=15)
-        results[submission.name] = graded(checker, submission)
-        assert checker.shrinker.counts.keys() <= {"recorded"}
+        alone = fresh_checker(session_references)
+        results[submission.name] = graded(alone, submission)
+        assert alone.shrinker.counts.keys() <= {"recorded"}
     return results
 
 
-def test_a_replayed_shrink_gives_exactly_the_shrinkers_result(plain_results):
-    checker = Checker(load_spec(SCALAR), examples=15)
+def test_a_replayed_shrink_gives_exactly_the_shrinkers_result(plain_results, session_references):
+    checker = fresh_checker(session_references)
     first = {submission.name: graded(checker, submission) for submission in WRONG}
     recorded = checker.shrinker.counts["recorded"]
     again = {submission.name: graded(checker, submission) for submission in WRONG}
@@ -112,8 +141,8 @@ def test_a_replayed_shrink_gives_exactly_the_shrinkers_result(plain_results):
     assert first == again == plain_results
 
 
-def test_a_path_the_submission_does_not_follow_falls_back_to_the_shrinker(plain_results):
-    checker = Checker(load_spec(SCALAR), examples=15)
+def test_a_path_the_submission_does_not_follow_falls_back_to_the_shrinker(plain_results, session_references):
+    checker = fresh_checker(session_references)
     submission = WRONG[1]
     graded(checker, submission)
     recorded = checker.shrinker.counts["recorded"]
