@@ -20,6 +20,7 @@ the first such input is reported as it was drawn.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +31,6 @@ import numpy as np
 
 from harness import claims
 from harness.codecs import EVIDENCE, EXAMPLES
-from harness.errors import InternalError
 from harness.judge import Record, Verdict, diagnose, judge
 from harness.oracle import REFERENCE_SOURCES, Oracle
 from harness.results import ClaimEvidence, Counterexample, ItemResult, as_value
@@ -225,7 +225,8 @@ class Checker:
         if verdict.kind not in NOT_SHRUNK:
             place = ("shrink", *self._versions, question.id, item.name, activation)
             strategy = examples(self.assignment.model, activation)
-            shrunk = self.shrinker.shrink(place, strategy, self.seed_for(question, activation), count, drawn, survey, ask)
+            seed = self.seed_for(question, activation)
+            shrunk = self.shrinker.shrink(place, strategy, seed, count, drawn, survey, ask)
             if shrunk is not None:
                 example, (verdict, output) = shrunk
         shown = Record(example.sizes, self.want(item, example, activation), verdict)
@@ -309,23 +310,24 @@ class Checker:
     def warm_up(self, task: WarmUpTask) -> None:
         """Compute (or read back) one piece: a claim's evidence, or one activation's survey references.
 
-        A reference that cannot be computed is remembered as such and skipped: the items that
-        need it report it when they are checked, the same way whoever checks them.
+        The warm-up only saves time: whatever fails here (a reference that cannot be computed,
+        which is remembered as such, or a bug) is skipped, and the items that need it meet the
+        failure when they are checked, each costing its item, as they would without a warm-up.
         """
         question_id, activation, claim = task
         question = self.assignment.question(question_id)
         if claim is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.claim_evidence(question, question.item(claim))
-            except InternalError:
-                pass
             return
         for item in question.items:
             if not isinstance(item, DerivativeItem):
                 continue
-            for example in self.draw(question, activation, self.example_count(item)):
-                try:
+            try:
+                drawn = self.draw(question, activation, self.example_count(item))
+            except Exception:
+                continue
+            for example in drawn:
+                with contextlib.suppress(Exception):
                     self.arguments(item, example, activation, question.offered(item))
                     self.want(item, example, activation)
-                except InternalError:
-                    continue

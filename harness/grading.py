@@ -116,16 +116,17 @@ class Grader:
         """Every item checked so far, as the submission's result (in the spec's order)."""
         questions = []
         for question in self.assignment.questions:
-            items = tuple(self._checked[(question.id, i.name)] for i in question.items if (question.id, i.name) in self._checked)
+            keys = [(question.id, item.name) for item in question.items]
+            items = tuple(self._checked[key] for key in keys if key in self._checked)
             if items:
                 questions.append(QuestionResult(question.id, question.title, question.prompt, items))
-        checker = self.checker
+        command = _reproduce_command(self.assignment, self.submission, self.checker)
         return SubmissionResult(
             submission=self.submission.name,
             assignment=self.assignment.title,
             spec_file=Path(self.assignment.path).name,
             questions=tuple(questions),
-            settings=_run_settings(checker, self.isolation, _reproduce_command(self.assignment, self.submission, checker)),
+            settings=_run_settings(self.checker, self.isolation, command),
             execution_time=round(time.perf_counter() - self._started, 3),
             notes=tuple(self._answering.notes),
         )

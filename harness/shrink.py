@@ -164,8 +164,9 @@ class Shrinker:
     ) -> tuple[Example, Judged] | None:
         """The minimal failing input the seeded search of ``count`` examples finds, with its judgement.
 
-        ``drawn`` are the survey's inputs (the search's first ``count`` distinct draws), ``survey`` holds the judgements of the surveyed inputs (those not run after a hang are
-        missing); ``place`` names the item and activation; the survey pattern is added here.
+        ``drawn`` are the survey's inputs (the search's first ``count`` distinct draws) and
+        ``survey`` their judgements (those not run after a hang are missing); ``place`` names the
+        item and activation, and the survey's pattern of passes is added to it here.
         """
         pattern = "".join(
             "-" if example.key() not in survey else "1" if survey[example.key()][0].ok else "0" for example in drawn

@@ -14,7 +14,8 @@ from harness import functions
 
 def pytest_configure(config) -> None:
     # Keep the test run hermetic: its reference cache lives in a temporary folder, not ~/.cache.
-    # Set before any test starts, so the CLI subprocesses the tests run inherit it too.
+    # Set before any test starts, so the CLI subprocesses the tests run and pytest-xdist's workers
+    # (started after this hook, in the controller) inherit it too: one cache for the session.
     os.environ.setdefault("HARNESS_CACHE_DIR", tempfile.mkdtemp(prefix="harness-test-cache-"))
 
 

@@ -44,6 +44,8 @@ from harness.runner import Limits, SubmissionRunner, surviving_processes
 from harness.spec import load_spec
 from test_attacks import ATTACKS, HOST_MARKERS, SANDBOX, requirement_problem, snapshot
 
+pytestmark = pytest.mark.slow  # whole classes of attacks graded end to end
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "specs" / "q2_neural_networks.yaml"
 REFERENCE = ROOT / "submissions" / "reference_solution"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 from harness.cli import main
 
@@ -36,6 +37,7 @@ def tree(folder: Path) -> dict[str, str]:
     return files
 
 
+@pytest.mark.slow
 def test_grading_twice_gives_byte_identical_reports(tmp_path):
     subs = [str(ROOT / "submissions" / n) for n in ("sample_student", "sign_and_factor_errors")]
     for name in ("first", "second"):
@@ -46,6 +48,7 @@ def test_grading_twice_gives_byte_identical_reports(tmp_path):
     assert first == second
 
 
+@pytest.mark.slow
 def test_the_report_says_how_to_reproduce_it(tmp_path):
     assert main(["grade", str(SCALAR), str(SAMPLE), "--examples", "5", "--seed", "7", "--out", str(tmp_path)]) == 0
     report = (tmp_path / "sample_student" / "report.md").read_text()
@@ -53,6 +56,7 @@ def test_the_report_says_how_to_reproduce_it(tmp_path):
     assert "- Seed: `7`" in report
 
 
+@pytest.mark.slow
 def test_with_no_arguments_it_grades_the_bundled_folders_into_reports(tmp_path):
     for folder in ("specs", "submissions"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
@@ -97,12 +101,14 @@ def test_fail_under_exits_2_when_a_submission_scores_below_the_threshold(tmp_pat
     assert main([*args, "--fail-under", "90"]) == 0
 
 
+@pytest.mark.slow
 def test_check_spec_passes_the_bundled_scalar_spec():
     done = run("check-spec", str(SCALAR), "--examples", "10")
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.rstrip().endswith("OK")
 
 
+@pytest.mark.slow
 def test_check_spec_catches_a_wrong_answer_key_with_a_minimal_counterexample():
     done = run("check-spec", "tests/fixtures/q2_wrong_key.yaml", "--examples", "20")
     assert done.returncode == 2

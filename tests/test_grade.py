@@ -11,6 +11,8 @@ import pytest
 from harness.grading import GradeOptions, grade_all
 from harness.spec import load_spec
 
+pytestmark = pytest.mark.slow  # the bundled class graded end to end, both editions
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = {
     "scalar": ROOT / "specs" / "q2_neural_networks.yaml",

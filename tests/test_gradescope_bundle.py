@@ -24,6 +24,8 @@ from harness._version import __version__
 from harness.cli import main
 from harness.integrations.autograder import crash_results
 
+pytestmark = pytest.mark.slow  # the bundle's scripts run as Gradescope runs them
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "integrations"
 SPEC = FIXTURES / "tiny.yaml"

@@ -42,6 +42,7 @@ def tree(folder: Path) -> dict[str, str]:
     return files
 
 
+@pytest.mark.slow
 def test_reports_are_identical_whatever_the_jobs_and_the_cache(tmp_path):
     cache = tmp_path / "cache"
     runs = {
@@ -64,6 +65,7 @@ def test_reports_are_identical_whatever_the_jobs_and_the_cache(tmp_path):
     assert harness("cache", "info", "--cache-dir", cache, cwd=tmp_path).stdout == entries
 
 
+@pytest.mark.slow
 def test_a_reference_that_cannot_be_computed_costs_its_items_alike_whatever_the_jobs(tmp_path):
     fixture = ROOT / "tests" / "fixtures" / "reference_fails"
     runs = {}
@@ -92,6 +94,7 @@ def dyhat_dw2(a1, dyhat_dz2):
 '''
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_reports_and_leaves_no_worker_behind(tmp_path):
     submissions = tmp_path / "class"
     shutil.copytree(ROOT / "submissions" / "reference_solution", submissions / "a_fast")

@@ -16,6 +16,8 @@ from harness.grading import GradeOptions, _grade
 from harness.spec import load_spec, load_spec_text
 from harness.store import MemoryStore
 
+pytestmark = pytest.mark.slow  # classes graded to compare real and replayed shrinks
+
 ROOT = Path(__file__).resolve().parent.parent
 SCALAR = ROOT / "specs" / "q2_neural_networks.yaml"
 WRONG = [ROOT / "submissions" / name for name in ("sample_student", "sign_and_factor_errors", "unstable_and_clipped")]
