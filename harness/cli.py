@@ -39,8 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("paths", nargs="*", type=Path, metavar="SPEC_OR_SUBMISSION")
     grade.add_argument("--out", "-o", type=Path, help="report folder (default: reports)")
-    grade.add_argument("--seed", type=int, help="override the specs' seed")
-    grade.add_argument("--examples", type=_positive_int, help="override examples per item")
+    _add_input_options(grade)
     grade.add_argument("--fail-under", type=_percent, metavar="PERCENT",
                        help="exit 2 if any submission scores below PERCENT of the maximum")
     grade.add_argument("--require-sandbox", action="store_true", default=None,
@@ -55,8 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 description="Load specs, check every answer key and claim against "
                                 "the reference, and scan the domains for overflow.")
     check.add_argument("specs", nargs="*", type=Path, metavar="SPEC")
-    check.add_argument("--seed", type=int, help="override the specs' seed")
-    check.add_argument("--examples", type=_positive_int, help="override examples per item")
+    _add_input_options(check)
     _add_speed_options(check)
 
     cache = commands.add_parser(
@@ -66,8 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     actions = cache.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
     for name, help_text in (("info", "show what the cache holds"), ("clear", "remove every entry")):
-        actions.add_parser(name, help=help_text, description=help_text).add_argument(
-            "--cache-dir", type=Path, metavar="DIR", help="the cache folder (default: see `harness cache -h`)")
+        _add_cache_dir(actions.add_parser(name, help=help_text, description=help_text), "the cache folder")
     warm = actions.add_parser(
         "warm", help="compute what grading the specs needs first",
         description="Compute (or read back) every reference, survey input and claim that grading the "
@@ -75,10 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         "the answer keys.",
     )
     warm.add_argument("specs", nargs="*", type=Path, metavar="SPEC")
-    warm.add_argument("--cache-dir", type=Path, metavar="DIR", help="the cache folder (default: see `harness cache -h`)")
-    warm.add_argument("--seed", type=int, help="override the specs' seed")
-    warm.add_argument("--examples", type=_positive_int, help="override examples per item")
-    warm.add_argument("--jobs", "-j", type=_positive_int, metavar="N", help="processes (default: the number of CPUs)")
+    _add_cache_dir(warm, "the cache folder")
+    _add_input_options(warm)
+    _add_jobs(warm)
 
     init_ci = commands.add_parser(
         "init-ci", help="write a CI workflow for a student repository",
@@ -120,11 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_speed_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
-                        help="grading processes (default: the number of CPUs); the reports do not depend on it")
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
-                        help="reference cache folder (default: $HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness)")
+    _add_jobs(parser)
+    _add_cache_dir(parser, "reference cache folder")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor keep a reference cache")
+
+
+def _add_jobs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", type=_positive_int, metavar="N",
+                        help="processes (default: the number of CPUs); the reports do not depend on it")
+
+
+def _add_cache_dir(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
+                        help=f"{what} (default: $HARNESS_CACHE_DIR, else $XDG_CACHE_HOME/harness)")
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    """The options that decide which inputs are drawn."""
+    parser.add_argument("--seed", type=int, help="override the specs' seed")
+    parser.add_argument("--examples", type=_positive_int, help="override examples per item")
 
 
 def _jobs(args: argparse.Namespace) -> int:
@@ -141,8 +151,7 @@ def _cache_dir(args: argparse.Namespace) -> Path | None:
 
 
 def _add_grading_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, help="override the specs' seed")
-    parser.add_argument("--examples", type=_positive_int, help="override examples per item")
+    _add_input_options(parser)
     parser.add_argument("--require-sandbox", action="store_true", default=None,
                         help="refuse to grade unless the bubblewrap sandbox can run")
 
