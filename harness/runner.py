@@ -42,7 +42,7 @@ from types import TracebackType
 import numpy as np
 
 from harness import sandbox as _sandbox
-from harness.errors import HarnessError, SandboxUnavailable, UsageError
+from harness.errors import InternalError, SandboxUnavailable, UsageError
 from harness.runner_codec import (
     Definition,
     Outcome,
@@ -318,7 +318,7 @@ class SubmissionRunner:
         except WorkerFailure as failure:
             output = worker.drain_output()
             worker.kill()
-            raise HarnessError(
+            raise InternalError(
                 f"the submission worker did not start ({failure.status}: {failure.message}); "
                 f"isolation: {self.isolation}; its output: {output!r}"
             ) from None

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness import sandbox as _sandbox
-from harness.errors import HarnessError, UsageError
+from harness.errors import InternalError, UsageError
 
 __all__ = [
     "Limits",
@@ -136,7 +136,7 @@ class Worker:
                     sandbox, name, max_processes=self.limits.processes, memory_bytes=self.limits.memory_bytes
                 )
             except OSError as error:
-                raise HarnessError(f"could not create the worker's cgroup {name!r}: {error}") from error
+                raise InternalError(f"could not create the worker's cgroup {name!r}: {error}") from error
         self.exit_fd: int | None = None  # a pidfd: readable once the worker has exited
         self.exited = False
         request_read, self.request_fd = os.pipe()
@@ -167,7 +167,7 @@ class Worker:
             self._close_fds()
             if self.cgroup is not None:
                 self.cgroup.remove()
-            raise HarnessError(f"could not start the submission worker {command[0]!r}: {error}") from error
+            raise InternalError(f"could not start the submission worker {command[0]!r}: {error}") from error
         finally:
             for fd in (request_read, reply_write, output_write):
                 os.close(fd)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import harness.sandbox
 from harness.grading import GradeOptions, grade_all
 from harness.spec import load_spec
 
@@ -144,3 +145,17 @@ def test_a_submission_folder_may_be_given_by_any_path(tmp_path, reference_cache)
     (result,) = next(iter(outcome.results.values()))
     assert result.submission == "student_7"
     assert result.score == result.max_score
+
+
+def test_a_worker_that_cannot_start_costs_each_item_as_an_internal_error_not_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(harness.sandbox.Sandbox, "command", lambda self, copy, arguments: ["/nonexistent/worker"])
+    submissions = [ROOT / "submissions" / name for name in ("reference_solution", "sample_student")]
+    outcome = grade_all([load_spec(SPECS["scalar"])], submissions, tmp_path, GradeOptions(examples=3))
+    results = [result for results in outcome.results.values() for result in results]
+    assert [result.submission for result in results] == ["reference_solution", "sample_student"]
+    items = [item for result in results for item in result.items]
+    assert outcome.internal_errors == len(items) == 14
+    assert {item.summary for item in items} == {"internal error of the grader: InternalError"}
+    assert "could not start the submission worker '/nonexistent/worker'" in items[0].diagnosis
+    assert (tmp_path / "summary.md").exists()
+    assert "Traceback" not in capsys.readouterr().err
