@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import harness
 from harness.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,3 +133,20 @@ def test_check_spec_catches_a_wrong_answer_key_with_a_minimal_counterexample():
 def test_python_dash_m_harness_is_the_harness_command():
     done = run("--version")
     assert done.returncode == 0 and done.stdout.startswith("harness ")
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "said"),
+    [
+        (harness.InternalError("a grading process died"), 3, "harness: internal error: a grading process died"),
+        (harness.UsageError("no submissions"), 1, "harness: error: no submissions"),
+        (KeyboardInterrupt(), 130, "harness: interrupted"),
+    ],
+)
+def test_errors_map_to_exit_codes_by_their_class(monkeypatch, capsys, error, code, said):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(harness, "grade_all", fail)
+    assert main(["grade", str(SCALAR), str(SAMPLE)]) == code
+    assert said in capsys.readouterr().err
