@@ -152,13 +152,13 @@ class Checker:
         if isinstance(answer, Problem):
             return ItemResult(
                 **base, score=0.0, status="error", summary=answer.summary,
-                diagnosis=answer.explanation, source=answer.source, line=answer.line,
+                diagnosis=answer.explanation, source=answer.source, line=answer.line, mistake="not checked",
             )
         problem = self.parameter_problem(question, item, answer)
         if problem is not None:
             return ItemResult(
                 **base, score=0.0, status="error", summary=problem.summary,
-                diagnosis=problem.explanation, source=answer.source, line=answer.line,
+                diagnosis=problem.explanation, source=answer.source, line=answer.line, mistake="not checked",
             )
         activations = question.activations or (None,)
         checked = 0
@@ -174,7 +174,7 @@ class Checker:
             return ItemResult(
                 **base, score=0.0, status="failed", summary=summary, diagnosis=diagnosis.explanation,
                 counterexample=counterexample, examples=checked, source=answer.source,
-                line=answer.line, output=output,
+                line=answer.line, output=output, mistake=diagnosis.kind,
             )
         summary = f"correct on {checked} examples"
         if len(activations) > 1:
@@ -275,7 +275,8 @@ class Checker:
         base = dict(question_id=question.id, name=item.name, kind="claim", max_score=float(item.points))
         if isinstance(answer, Problem):
             return ItemResult(**base, score=0.0, status="error", summary=answer.summary,
-                              diagnosis=answer.explanation, source=answer.source, line=answer.line)
+                              diagnosis=answer.explanation, source=answer.source, line=answer.line,
+                              mistake="not checked")
         evidence = self.claim_evidence(question, item)
         base.update(evidence=evidence, examples=evidence.examples, source=answer.source, line=answer.line)
         answered = answer.value
@@ -284,6 +285,7 @@ class Checker:
                 **base, score=0.0, status="failed",
                 summary=f"not a bool: {item.name} is {answered!r}",
                 diagnosis=f"{item.name} must be the constant True or False; it is {answered!r}.",
+                mistake="not a bool",
             )
         truth = "true" if evidence.truth else "false"
         if answered == evidence.truth:
@@ -295,6 +297,7 @@ class Checker:
             **base, score=0.0, status="failed",
             summary=f"wrong: you answered {answered}, but the claim is {truth}",
             diagnosis=claims.explanation(self.assignment.model, item, evidence), answered=answered,
+            mistake="wrong claim",
         )
 
     # -- warming up -----------------------------------------------------------------------------

@@ -169,7 +169,7 @@ def _check_item(checker: Checker, submission: Submission, question: Question, it
             summary=f"internal error of the grader: {type(error).__name__}",
             diagnosis="The grader itself failed on this item; this is not your fault. Your "
             f"instructor has been shown the details.{detail}",
-            internal_error=True,
+            internal_error=True, mistake="internal error",
         )
 
 

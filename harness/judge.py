@@ -74,10 +74,12 @@ class Record:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """What is wrong, in one line and in a paragraph for a student."""
+    """What is wrong, in one line and in a paragraph for a student, and its kind for class statistics."""
 
     summary: str
     explanation: str
+    kind: str = "wrong value"
+    """A short name of the mistake, the same for every student who makes it (``"sign error"``)."""
 
 
 def _close(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:
@@ -115,18 +117,18 @@ def diagnose(
     """
     failures = [r for r in records if not r.verdict.ok]
     if not failures:
-        return Diagnosis("correct", "")
+        return Diagnosis("correct", "", "correct")
     total, failed = len(records), len(failures)
     kinds = {r.verdict.kind for r in failures}
     if shown is None or shown.verdict.ok:
         shown = failures[0]
     first = shown.verdict
 
-    for kind, what in (
-        ("timeout", "did not finish in time"),
-        ("memory", "ran out of memory"),
-        ("crashed", "crashed the Python process"),
-        ("output_limit", "printed too much output"),
+    for kind, what, mistake in (
+        ("timeout", "did not finish in time", "timeout"),
+        ("memory", "ran out of memory", "out of memory"),
+        ("crashed", "crashed the Python process", "crashed"),
+        ("output_limit", "printed too much output", "too much output"),
     ):
         if kind in kinds:
             message = next(r.verdict.message for r in failures if r.verdict.kind == kind)
@@ -134,16 +136,18 @@ def diagnose(
                 f"{what}: {message}",
                 f"{name} {what} on at least one input ({message}). A derivative formula runs in "
                 "microseconds: look for an endless loop, a huge allocation or a call that never returns.",
+                mistake,
             )
     if kinds == {"exception"}:
         return Diagnosis(
             f"raised an exception: {first.message}",
             f"{name} raised an exception on {failed} of {total} inputs: {first.message}. "
             "The counterexample below shows the first minimal input where it happens.",
+            "exception",
         )
     if "bad_value" in kinds:
         message = next(r.verdict.message for r in failures if r.verdict.kind == "bad_value")
-        return Diagnosis(message, f"{name} must return a number or an array of numbers: it {message}.")
+        return Diagnosis(message, f"{name} must return a number or an array of numbers: it {message}.", "not a number")
     if "shape" in kinds:
         return _diagnose_shape(records, failures, shown, rtol, atol, name)
     if kinds == {"nonfinite"}:
@@ -152,6 +156,7 @@ def diagnose(
             f"{name} returned nan or inf on {failed} of {total} inputs where the true derivative is "
             "an ordinary number. This is usually overflow (exp of a large number) or 0/0: rewrite the "
             "formula in a numerically stable form, e.g. 1/(1+exp(-z)) instead of exp(z)/(1+exp(z)).",
+            "nan or inf",
         )
     return _diagnose_values(records, failures, rtol, atol, name)
 
@@ -177,6 +182,7 @@ def _diagnose_shape(records, failures, shown, rtol, atol, name) -> Diagnosis:
             f"{name} returns the transpose of the derivative{where}. The layout is the output's shape "
             "followed by the variable's shape: for a scalar output, the gradient has exactly the shape "
             "of the variable you differentiate with respect to.",
+            "transposed",
         )
     only_scalar = _only_scalar_sizes_pass(records, failures)
     tail = (
@@ -190,6 +196,7 @@ def _diagnose_shape(records, failures, shown, rtol, atol, name) -> Diagnosis:
         f"wrong shape: {record.verdict.message}",
         f"{name} {record.verdict.message}{where}. The derivative of an output with respect to a "
         "variable has the output's shape followed by the variable's shape." + tail,
+        "scalar only" if only_scalar else "wrong shape",
     )
 
 
@@ -206,12 +213,14 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
                 f"{name} returns exactly the negative of the true derivative on every input where it "
                 "is wrong. Check the sign of each factor of your chain rule (for example "
                 "d/dz of 1/(1+e^-z) is +e^-z/(1+e^-z)^2).",
+                "sign error",
             )
         if all(not np.any(r.verdict.received) for r in answered):
             return Diagnosis(
                 "always returns 0",
                 f"{name} returns 0 on every input, but the true derivative is not 0 everywhere: "
                 "a placeholder left in, or a factor that is always 0.",
+                "always 0",
             )
         factor = _factor(answered, rtol, atol)
         if factor is not None:
@@ -219,6 +228,7 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
                 f"off by a constant factor: the result is {factor:.6g} times the true derivative",
                 f"{name} returns {factor:.6g} times the true derivative on every input: a constant "
                 "factor is missing or extra (a 2 from a square, a 1/2, a repeated term).",
+                "constant factor",
             )
         if all(
             r.want.ndim == 2 and _close(r.verdict.received.T, r.want, rtol, atol) for r in answered
@@ -227,6 +237,7 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
                 "transposed: the result's rows and columns are swapped",
                 f"{name} returns the transpose of the derivative. It has the right shape only because "
                 "the matrix happens to be square here; with other sizes it would be wrong.",
+                "transposed",
             )
     if _only_scalar_sizes_pass(records, failures):
         return Diagnosis(
@@ -234,6 +245,7 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
             f"{name} is right when every dimension is 1 (the scalar case) but wrong for larger sizes: "
             "the formula treats vectors and matrices like scalars somewhere. Check where you need a "
             "matrix product (@), an outer product or a sum instead of elementwise *.",
+            "scalar only",
         )
     if failed < total:
         return Diagnosis(
@@ -241,9 +253,11 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
             f"{name} agrees with the true derivative on {total - failed} of {total} inputs but not on "
             "the others: it is right only in part of the domain (a clipped value, a linearisation, a "
             "special case). The minimal counterexample below is one input where it is wrong.",
+            "wrong in part of the domain",
         )
     return Diagnosis(
         "wrong value",
         f"{name} disagrees with the true derivative on every input tried. Compare your formula with "
         "the chain rule term by term at the counterexample below.",
+        "wrong value",
     )

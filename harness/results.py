@@ -99,6 +99,11 @@ class ItemResult:
     """Captured stdout/stderr of the submission for this item, escaped and truncated."""
     internal_error: bool = False
     """The grader itself failed on this item (a bug to report), not the submission."""
+    mistake: str | None = None
+    """The kind of mistake, the same for every submission that makes it, for class statistics:
+    a failed derivative's diagnosis (``"sign error"``, ``"transposed"``, ...), ``"wrong claim"``,
+    ``"not a bool"``, ``"not checked"`` (a missing file, a module that does not load, ...) or
+    ``"internal error"``; ``None`` for a passed item."""
 
     @property
     def test_name(self) -> str:
