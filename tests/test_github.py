@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shlex
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -152,3 +153,42 @@ def test_a_summary_above_githubs_limit_is_cut_and_points_at_the_artifact(tmp_pat
     text = summary.read_text()
     assert len(text.encode()) <= 300
     assert text.endswith("\n\n(The report is cut here: the full report is in the harness-report artifact.)\n")
+
+
+def test_a_wrong_claim_and_a_syntax_error_are_annotated_at_their_lines(repo, monkeypatch, capsys):
+    (repo / "q1.py").write_text("def dy_dw(x, y):\n    return y * (1 - y) * x\n\n\ndef dy_dx(w, y):\n"
+                                "    return y * (1 - y) * w\n\n\ndy_dx_changes_with_w = False\n")
+    (repo / "q2.py").write_text("def dz_dw(x):\n    return (x\n")
+    run_grading_step(repo, monkeypatch, repo / "summary.md")
+    places = [line.split(",title=")[0] for line in capsys.readouterr().out.splitlines()]
+    assert places == ["::error file=q1.py,line=9", "::error file=q2.py,line=2"]
+
+
+def failing(items: tuple[ItemResult, ...]):
+    """A submission "s" whose one question holds ``items``."""
+    question = samples.passing().questions[0]
+    return replace(samples.passing(), submission="s", questions=(replace(question, items=items),))
+
+
+def test_at_most_ten_annotations_are_written_the_last_counting_the_rest():
+    items = tuple(ItemResult(question_id="1", name=f"f{i}", kind="derivative", max_score=1.0, score=0.0,
+                             status="failed", summary="sign error") for i in range(21))
+    result = failing(items)
+    out = io.StringIO()
+    github.publish([SimpleNamespace(path="q.yaml", questions=())], {"q.yaml": [result]}, [Path("s")],
+                   environ={}, stdout=out, stderr=io.StringIO())
+    lines = out.getvalue().splitlines()
+    assert len(lines) == github.ANNOTATION_LIMIT == 10
+    assert [line.split("%3A")[0] for line in lines[:9]] == [f"::error title=1 f{i}" for i in range(9)]
+    assert lines[9] == "::error title=12 more failing items::12 more failing items: see the job summary"
+
+
+def test_ten_failing_items_are_all_annotated():
+    items = tuple(ItemResult(question_id="1", name=f"f{i}", kind="derivative", max_score=1.0, score=0.0,
+                             status="failed", summary="sign error") for i in range(10))
+    out = io.StringIO()
+    github.publish([SimpleNamespace(path="q.yaml", questions=())],
+                   {"q.yaml": [failing(items)]}, [Path("s")],
+                   environ={}, stdout=out, stderr=io.StringIO())
+    assert [line.split("%3A")[0] for line in out.getvalue().splitlines()] == [
+        f"::error title=1 f{i}" for i in range(10)]

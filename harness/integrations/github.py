@@ -11,8 +11,10 @@ comes from ``[tool.harness]`` in the repository's pyproject.toml, like every oth
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -32,6 +34,9 @@ DEFAULT_INSTALL = DISTRIBUTION
 DEFAULT_PYTHON = "3.11"
 REPORT_FOLDER = "harness-report"
 """The folder the workflow grades into and uploads as the ``harness-report`` artifact."""
+
+ANNOTATION_LIMIT = 10
+"""GitHub shows at most 10 error annotations per step: the rest are summarised in the last one."""
 
 SUMMARY_LIMIT = 1 << 20
 """GitHub refuses a step summary above 1 MiB; a longer report is cut, pointing at the artifact."""
@@ -135,14 +140,17 @@ def publish(
     workspace = Path(environ.get("GITHUB_WORKSPACE") or Path.cwd())
     folders = {folder.name: folder for folder in submissions}
     reports = []
+    annotations = []
     for assignment in assignments:
         modules = {question.id: question.module for question in assignment.questions}
         for result in results.get(assignment.path, ()):
             reports.append(render_submission_markdown(result))
-            for item in result.items:
-                if item.status != "passed":
-                    line = annotation(item, folders[result.submission], workspace, modules.get(item.question_id))
-                    print(line, file=stdout)
+            annotations.extend(
+                annotation(item, folders[result.submission], workspace, modules.get(item.question_id))
+                for item in result.items if item.status != "passed"
+            )
+    for line in _capped_annotations(annotations):
+        print(line, file=stdout)
     summary = environ.get("GITHUB_STEP_SUMMARY")
     if not summary:
         print("harness: --github: GITHUB_STEP_SUMMARY is not set, so no job summary was written",
@@ -160,11 +168,51 @@ def annotation(item: ItemResult, submission: Path, workspace: Path, module: str 
         relative = os.path.relpath((submission / source).resolve(), workspace.resolve())
         if not relative.startswith(".."):
             properties["file"] = relative
-            if item.line is not None and item.source is not None:
-                properties["line"] = str(item.line)
+            line = item.line
+            if line is None:
+                line = _error_line(item, source) or _assignment_line(item, submission / source)
+            if line is not None:
+                properties["line"] = str(line)
     properties["title"] = f"{item.test_name}: {item.summary}"
     fields = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
     return f"::error {fields}::{_escape_data(render_item_text(item, output=False))}"
+
+
+def _capped_annotations(annotations: Sequence[str]) -> list[str]:
+    """At most ``ANNOTATION_LIMIT`` annotations, the last one counting those left out."""
+    if len(annotations) <= ANNOTATION_LIMIT:
+        return list(annotations)
+    rest = len(annotations) - (ANNOTATION_LIMIT - 1)
+    return [*annotations[:ANNOTATION_LIMIT - 1],
+            f"::error title={rest} more failing items::{rest} more failing items: see the job summary"]
+
+
+_PLACE = re.compile(r"\((?P<file>[^(),]+), line (?P<line>\d+)\)")
+
+
+def _error_line(item: ItemResult, source: str) -> int | None:
+    """The line an error message names in ``source`` (a SyntaxError: ``(q2_4.py, line 7)``)."""
+    error = item.counterexample.error if item.counterexample is not None else None
+    for text in (item.summary, item.diagnosis or "", error or ""):
+        for match in _PLACE.finditer(text):
+            if match["file"] == source:
+                return int(match["line"])
+    return None
+
+
+def _assignment_line(item: ItemResult, path: Path) -> int | None:
+    """The line where a claim's module assigns its answer (``name = True``), read, never run."""
+    if item.kind != "claim" or path.suffix != ".py":
+        return None
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if any(isinstance(target, ast.Name) and target.id == item.name for target in targets):
+            return node.lineno
+    return None
 
 
 def _escape_data(text: str) -> str:
