@@ -14,6 +14,7 @@ only, and is reported as such.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import platform
 import sys
 import time
@@ -28,7 +29,7 @@ import numpy as np
 
 from harness._version import __version__
 from harness.answering import Submission
-from harness.answers import load_answers
+from harness.answers import ANSWERS_FILE, load_answers
 from harness.check import Checker
 from harness.errors import InternalError, SandboxUnavailable, UsageError
 from harness.outputs import write_class, write_submission
@@ -51,6 +52,8 @@ class GradeOptions:
     """Grading processes (see ``harness.parallel``); the reports are the same whatever the number."""
     cache_dir: Path | None = None
     """The persistent reference cache's folder (see ``harness.cache``); ``None``: memory only."""
+    exclude: tuple[Path, ...] = ()
+    """Folders never copied from a submission; ``grade_all`` adds its report folder (``out``)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
@@ -87,7 +90,9 @@ class Grader:
             call_timeout=assignment.settings.call_timeout,
             submission_timeout=assignment.settings.submission_timeout,
         )
-        self._runner = SubmissionRunner(self.submission, limits, require_sandbox=options.require_sandbox)
+        first = [f"{question.module}.py" for question in assignment.questions] + [ANSWERS_FILE]
+        self._runner = SubmissionRunner(self.submission, limits, require_sandbox=options.require_sandbox,
+                                        first=first, exclude=options.exclude)
         self._answering = Submission(self._runner, load_answers(self.submission))
         self._checked: dict[tuple[str, str], ItemResult] = {}
 
@@ -128,7 +133,7 @@ class Grader:
             questions=tuple(questions),
             settings=_run_settings(self.checker, self.isolation, command),
             execution_time=round(time.perf_counter() - self._started, 3),
-            notes=tuple(self._answering.notes),
+            notes=tuple(note for note in (self._runner.copy_note, *self._answering.notes) if note),
         )
 
 
@@ -250,6 +255,7 @@ def grade_all(
             "so each submission needs a folder name of its own"
         )
     outcome = RunOutcome(results={assignment.path: [] for assignment in assignments})
+    options = dataclasses.replace(options, exclude=(*options.exclude, Path(out)))
     many = len(assignments) > 1
     tasks = [(number, submission) for number in range(len(assignments)) for submission in submissions]
     try:

@@ -53,7 +53,7 @@ from harness.runner_codec import (
     encode_calls,
     reply_message,
 )
-from harness.runner_staging import copy_submission
+from harness.runner_staging import LeftOut, copy_note, copy_submission
 from harness.runner_transport import (
     Limits,
     Worker,
@@ -68,9 +68,11 @@ from harness.runner_transport import (
 __all__ = [
     "WORKER_ENDING",
     "Definition",
+    "LeftOut",
     "Limits",
     "Outcome",
     "SubmissionRunner",
+    "copy_note",
     "copy_submission",
     "escape_text",
     "format_bytes",
@@ -98,7 +100,10 @@ class SubmissionRunner:
         *,
         require_sandbox: bool = False,
         sandbox: _sandbox.Sandbox | None = None,
+        first: Sequence[str] = (),
+        exclude: Sequence[Path] = (),
     ) -> None:
+        """``first`` and ``exclude`` go to ``copy_submission``: files copied before the others, folders never copied."""
         self.submission_dir = Path(submission_dir)
         if not self.submission_dir.is_dir():
             raise UsageError(f"submission folder {str(submission_dir)!r} does not exist or is not a folder")
@@ -121,7 +126,8 @@ class SubmissionRunner:
         # worker and deletes its copy when collected or at interpreter exit.
         self._finalizer = weakref.finalize(self, _cleanup, self._resources, self._temporary)
         self.copy = self._temporary / "submission"
-        self.skipped = copy_submission(self.submission_dir, self.copy)
+        self.left_out = copy_submission(self.submission_dir, self.copy, first=first, exclude=exclude)
+        self.copy_note = copy_note(self.left_out)
         (self._temporary / "tmp").mkdir()
         self.run_id = secrets.token_hex(8)  # in the worker's environment: lets tests find strays
         self.environment = {

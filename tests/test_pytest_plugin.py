@@ -141,6 +141,24 @@ def test_under_xdist_each_worker_checks_its_share_and_the_score_appears_once(rep
     assert summary == ["specs/tiny.yaml: 3 / 5 points on the 4 item(s) run"]
 
 
+def verdicts(result: pytest.RunResult) -> list[str]:
+    return [line for line in result.outlines if line.startswith("specs/tiny.yaml")]
+
+
+def test_a_local_venv_in_the_repository_changes_no_verdict(repo):
+    hand_in(repo, "student")
+    without = run(repo, "-v")
+    (repo.path / ".venv" / "bin").mkdir(parents=True)
+    (repo.path / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (repo.path / ".venv" / "bin" / "python").write_text("")
+    for number in range(3000):  # far over the copy's 1,000 files, all sorted before q1.py
+        (repo.path / ".venv" / f"m{number:04}.py").write_text("x")
+    with_venv = run(repo, "-v")
+    with_venv.assert_outcomes(passed=2, failed=1, errors=1)
+    assert verdicts(with_venv) == verdicts(without) and len(verdicts(without)) == 5
+    assert "specs/tiny.yaml: 3 / 5 points on the 4 item(s) run" in with_venv.outlines
+
+
 def test_each_item_points_at_the_students_file_and_line(repo):
     hand_in(repo, "student")
     recorded = repo.inline_run("-p", "harness.pytest_plugin", "--collect-only")

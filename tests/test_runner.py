@@ -12,7 +12,7 @@ import pytest
 
 from harness import sandbox
 from harness.errors import UsageError
-from harness.runner import Definition, Limits, Outcome, SubmissionRunner, escape_text, surviving_processes
+from harness.runner import Definition, LeftOut, Limits, Outcome, SubmissionRunner, escape_text, surviving_processes
 
 LIMITS = Limits(call_timeout=1.0, memory_bytes=512 << 20, submission_timeout=30.0)
 
@@ -309,7 +309,8 @@ def test_symlinks_and_special_files_are_not_copied(tmp_path):
     (folder / "leak.txt").symlink_to(secret)
     (folder / "__pycache__").mkdir()
     with SubmissionRunner(folder, LIMITS) as runner:
-        assert runner.skipped == ("leak.txt: symbolic link",)
+        assert runner.left_out == (LeftOut("leak.txt", "a symbolic link"),)
+        assert runner.copy_note == "left out of the copy graded: leak.txt (a symbolic link)"
         outcome = runner.call("q2_4", "f", {"x": np.array(1.0)})
     assert outcome.status == "exception"
     assert outcome.message.startswith("FileNotFoundError: [Errno 2] No such file or directory: 'leak.txt'")
