@@ -10,8 +10,9 @@ import pytest
 import report_samples as samples
 from harness.report import gradescope_results, render_item_markdown
 
-TOP_LEVEL_KEYS = ["score", "execution_time", "output", "output_format", "test_output_format", "tests"]
-TEST_KEYS = ["name", "score", "max_score", "status", "output", "output_format"]
+TOP_LEVEL_KEYS = ["score", "execution_time", "output", "output_format", "test_output_format",
+                  "test_name_format", "stdout_visibility", "tests"]
+TEST_KEYS = ["name", "score", "max_score", "status", "output", "output_format", "tags", "extra_data"]
 
 SIGN_ERROR_OVERVIEW = """\
 Submission `sign_error`: **2 / 5** on Question 2: Neural Networks (vector edition) (2 of 4 items passed).
@@ -42,6 +43,8 @@ def test_sign_error_results_in_full():
         "output": SIGN_ERROR_OVERVIEW,
         "output_format": "md",
         "test_output_format": "md",
+        "test_name_format": "text",
+        "stdout_visibility": "hidden",
         "tests": [
             {
                 "name": "2.1 dyhat_dw2",
@@ -50,6 +53,9 @@ def test_sign_error_results_in_full():
                 "status": "passed",
                 "output": "correct on 100 examples",
                 "output_format": "md",
+                "tags": [],
+                "extra_data": {"status": "passed", "mistake": None, "summary": "correct on 100 examples",
+                               "examples": 100},
             },
             {
                 "name": "2.1 dyhat_db2",
@@ -58,6 +64,9 @@ def test_sign_error_results_in_full():
                 "status": "passed",
                 "output": "correct on 100 examples",
                 "output_format": "md",
+                "tags": [],
+                "extra_data": {"status": "passed", "mistake": None, "summary": "correct on 100 examples",
+                               "examples": 100},
             },
             {
                 "name": "2.3 dyhat_dx_unchanged_by_b2",
@@ -66,6 +75,9 @@ def test_sign_error_results_in_full():
                 "status": "failed",
                 "output": render_item_markdown(items[2]),
                 "output_format": "md",
+                "tags": ["wrong claim"],
+                "extra_data": {"status": "failed", "mistake": "wrong claim", "summary": "wrong answer",
+                               "examples": 100},
             },
             {
                 "name": "2.4 dyhat_dw1",
@@ -74,6 +86,19 @@ def test_sign_error_results_in_full():
                 "status": "failed",
                 "output": render_item_markdown(items[3]),
                 "output_format": "md",
+                "tags": ["sign error"],
+                "extra_data": {
+                    "status": "failed",
+                    "mistake": "sign error",
+                    "summary": "sign error",
+                    "examples": 1,
+                    "counterexample": {
+                        "inputs": {"x": [0.5], "w1": [[1.0], [-0.5]], "b1": [0.0, 0.0],
+                                   "w2": [0.25, -1.0], "b2": 0.0},
+                        "dimensions": {"H": 2, "D": 1},
+                        "activation": "logistic",
+                    },
+                },
                 "visibility": "after_published",
             },
         ],
@@ -109,3 +134,21 @@ def test_unknown_visibility_value_is_rejected_with_the_accepted_ones():
         "visibility of test '2.4 dyhat_dw1' is 'secret'; Gradescope accepts one of: "
         "'hidden', 'after_due_date', 'after_published', 'visible'"
     )
+
+
+def test_an_item_that_could_not_run_keeps_its_status_and_mistake_in_extra_data():
+    test = gradescope_results(samples.module_error())["tests"][3]
+    assert (test["status"], test["extra_data"]["status"]) == ("failed", "error")
+    assert test["extra_data"]["summary"] == "q2_4.py could not be imported"
+
+
+def test_a_counterexample_value_json_cannot_hold_is_written_as_text():
+    result = samples.sign_error()
+    question = result.questions[-1]
+    item = question.items[-1]
+    example = replace(item.counterexample, inputs=(("x", (float("nan"), float("inf"))), ("b2", -0.0)))
+    items = (*question.items[:-1], replace(item, counterexample=example))
+    result = replace(result, questions=(*result.questions[:-1], replace(question, items=items)))
+    inputs = gradescope_results(result)["tests"][-1]["extra_data"]["counterexample"]["inputs"]
+    assert inputs == {"x": ["nan", "inf"], "b2": -0.0}
+    json.dumps(inputs, allow_nan=False)

@@ -52,8 +52,11 @@ def crash_results(message: str, max_score: float) -> dict:
     return {
         "score": 0.0,
         "output": message,
+        "test_name_format": "text",
+        "stdout_visibility": "hidden",  # the traceback printed for the instructor
         "tests": [{"name": "autograder", "score": 0.0, "max_score": max_score, "status": "failed",
-                   "output": message}],
+                   "output": message, "tags": ["not graded"],
+                   "extra_data": {"status": "error", "mistake": "not graded", "summary": message}}],
     }
 
 

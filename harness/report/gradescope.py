@@ -3,15 +3,22 @@
 Follows https://gradescope-autograders.readthedocs.io/en/latest/specs/ : a top-level ``score``,
 ``execution_time``, ``output`` and one test per item. Gradescope knows only ``"passed"`` and
 ``"failed"``, so an item that could not be run (status ``"error"``) is reported as failed; its
-output says why.
+output says why, and its ``extra_data`` keeps the harness's own status.
+
+Each test carries its kind of mistake as a tag (``["sign error"]``; none for a passed item), so
+Gradescope's per-tag statistics count the class's mistakes, and the diagnosis as data in
+``extra_data``. The formats are explicit: outputs are markdown, test names plain text (an item
+name such as ``dyhat_dw1`` is not markdown), and the autograder's stdout (tracebacks of a crash,
+meant for the instructor) is hidden from students.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from harness.report.markdown import render_item_markdown, render_overview_markdown
-from harness.results import SubmissionResult
+from harness.results import ItemResult, SubmissionResult, Value
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 """The visibility settings Gradescope accepts for a test."""
@@ -39,6 +46,8 @@ def gradescope_results(
             "status": "passed" if item.status == "passed" else "failed",
             "output": render_item_markdown(item),
             "output_format": "md",
+            "tags": [item.mistake] if item.mistake else [],
+            "extra_data": _extra_data(item),
         }
         if item.test_name in visibility:
             test["visibility"] = visibility[item.test_name]
@@ -49,8 +58,31 @@ def gradescope_results(
         "output": render_overview_markdown(result),
         "output_format": "md",
         "test_output_format": "md",
+        "test_name_format": "text",
+        "stdout_visibility": "hidden",
         "tests": tests,
     }
+
+
+def _extra_data(item: ItemResult) -> dict:
+    """The item's verdict as data: its status, kind of mistake, summary and counterexample."""
+    data: dict = {"status": item.status, "mistake": item.mistake, "summary": item.summary,
+                  "examples": item.examples}
+    example = item.counterexample
+    if example is not None:
+        data["counterexample"] = {
+            "inputs": {name: _json_value(value) for name, value in example.inputs},
+            "dimensions": dict(example.dimensions),
+            "activation": example.activation,
+        }
+    return data
+
+
+def _json_value(value: Value) -> object:
+    """A report value as strict JSON: lists for arrays, a string for a value JSON cannot hold."""
+    if isinstance(value, tuple):
+        return [_json_value(entry) for entry in value]
+    return value if math.isfinite(value) else repr(value)
 
 
 def _score(x: float) -> float:
