@@ -56,10 +56,12 @@ _EXPORTS: dict[str, str] = {
     # reports (pure rendering) and writing them
     "escape_text": "harness.report",
     "gradescope_results": "harness.report",
+    "render_class_html": "harness.report",
     "render_class_summary": "harness.report",
     "render_grades_csv": "harness.report",
     "render_item_text": "harness.report",
     "render_junit": "harness.report",
+    "render_mistakes_csv": "harness.report",
     "render_submission_markdown": "harness.report",
     "write_atomically": "harness.outputs",
     "write_class": "harness.outputs",
@@ -123,10 +125,12 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
     from harness.report import (
         escape_text,
         gradescope_results,
+        render_class_html,
         render_class_summary,
         render_grades_csv,
         render_item_text,
         render_junit,
+        render_mistakes_csv,
         render_submission_markdown,
     )
     from harness.results import ClaimEvidence, Counterexample, ItemResult, QuestionResult, RunSettings, SubmissionResult

@@ -10,10 +10,14 @@ from pathlib import Path
 
 from harness.report import (
     gradescope_results,
+    render_class_html,
     render_class_summary,
     render_grades_csv,
+    render_mistakes_csv,
     render_submission_markdown,
 )
+from harness.report.charts import totals_svg
+from harness.report.summary import CHART_FILE
 from harness.results import SubmissionResult
 
 
@@ -22,6 +26,7 @@ def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(handle, 0o644)  # reports are for others to read (mkstemp makes them private)
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
         os.replace(temporary, path)
@@ -41,7 +46,17 @@ def write_submission(out: Path, result: SubmissionResult, visibility: dict[str, 
 
 
 def write_class(out: Path, results: Sequence[SubmissionResult]) -> None:
-    """``<out>/summary.md`` and ``<out>/grades.csv`` for every finished submission."""
+    """The class's files for every finished submission: ``summary.md``, ``summary.html`` (with the
+    chart ``totals.svg`` when matplotlib is installed), ``grades.csv`` and ``mistakes.csv``."""
     ordered = sorted(results, key=lambda r: r.submission)
-    write_atomically(out / "summary.md", render_class_summary(ordered))
+    chart = None
+    if ordered:
+        maximum = max(result.max_score for result in ordered)
+        chart = totals_svg([result.score for result in ordered], maximum,
+                           f"{ordered[0].assignment}: totals of {len(ordered)} submissions")
+    if chart is not None:
+        write_atomically(out / CHART_FILE, chart)
+    write_atomically(out / "summary.md", render_class_summary(ordered, chart=chart is not None))
+    write_atomically(out / "summary.html", render_class_html(ordered, chart))
     write_atomically(out / "grades.csv", render_grades_csv(ordered))
+    write_atomically(out / "mistakes.csv", render_mistakes_csv(ordered))

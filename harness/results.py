@@ -163,6 +163,14 @@ class SubmissionResult:
     """Wall seconds; the only field allowed to differ between two identical runs."""
     notes: tuple[str, ...] = field(default_factory=tuple)
     """Submission-wide remarks (``"answers.yaml ignored for 2.4 dyhat_dw1: q2_4.py defines it"``)."""
+    not_gradable: str | None = None
+    """Why nothing of the submission could be graded (an empty upload, none of the files the spec
+    names), as PrairieLearn's ``gradable: false``; ``None`` for a submission that was graded."""
+
+    @property
+    def status(self) -> str:
+        """``"graded"``, or ``"not gradable: <why>"``."""
+        return "graded" if self.not_gradable is None else f"not gradable: {self.not_gradable}"
 
     @property
     def score(self) -> float:

@@ -83,6 +83,7 @@ def _claim(answered: object) -> ItemResult:
         examples=100,
         source="answers.yaml",
         line=2,
+        mistake=None if correct else "wrong claim",
     )
 
 
@@ -169,6 +170,7 @@ def sign_error() -> SubmissionResult:
         source="q2_4.py",
         line=12,
         output="a1 = [0.62245933 0.4378235 ]\n",
+        mistake="sign error",
     )
     return _result(
         "sign_error",
@@ -195,6 +197,7 @@ def module_error() -> SubmissionResult:
         ),
         source="q2_4.py",
         line=7,
+        mistake="not checked",
     )
     return _result("broken_module", dw1=dw1, claim=_claim(False))
 

@@ -1,16 +1,24 @@
-"""Render the class-wide outputs: ``summary.md`` and ``grades.csv``.
+"""Render the class-wide outputs: ``summary.md``, ``summary.html``, ``grades.csv``, ``mistakes.csv``.
 
-Both take the results of one assignment (one spec file), one row per submission sorted by folder
-name, one column per item in the spec's order.
+All take the results of one assignment (one spec file), one row per submission sorted by folder
+name, one column per item in the spec's order. The summary is built once as a few blocks
+(headings, paragraphs, tables, a text histogram) and rendered twice: markdown for GitHub and the
+terminal, a self-contained HTML page for a TA's browser (with the chart inlined when matplotlib
+is installed; ``harness.report.charts``). Its text never depends on the chart.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import html
 import io
+import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Union
 
+from harness.report.charts import histogram
 from harness.report.markdown import (
     escape_text,
     format_score,
@@ -19,68 +27,377 @@ from harness.report.markdown import (
 )
 from harness.results import ItemResult, RunSettings, SubmissionResult
 
+CHART_FILE = "totals.svg"
+"""The chart of the totals' distribution, beside summary.md (written when matplotlib is installed)."""
 
-def render_class_summary(results: Sequence[SubmissionResult]) -> str:
-    """Render ``<out>/summary.md``: each submission's item scores, per-item pass rates, settings."""
+MAX_NAMES = 20
+"""Submissions named per mistake in the summary; mistakes.csv lists every one."""
+
+
+# -- a tiny document model ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Code:
+    """A cell or phrase shown as code (a submission's folder name, an item's name)."""
+
+    text: str
+
+
+Text = Union[str, Code, tuple]  # a tuple joins its parts
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: Text
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[Text, ...]
+    right_aligned: tuple[bool, ...]
+    rows: tuple[tuple[Text, ...], ...]
+
+
+@dataclass(frozen=True)
+class Preformatted:
+    text: str
+
+
+@dataclass(frozen=True)
+class Histogram(Preformatted):
+    """The text histogram of the totals: in HTML only when there is no chart to show instead."""
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The chart image, when there is one (markdown links it, HTML inlines it)."""
+
+    file: str
+    alt: str
+
+
+@dataclass(frozen=True)
+class Markdown:
+    """A block only markdown has a renderer for; HTML shows its source as preformatted text."""
+
+    text: str
+
+
+Block = Union[Heading, Paragraph, Table, Preformatted, Histogram, Chart, Markdown]
+
+
+# -- the summary ---------------------------------------------------------------------------------
+def summary_blocks(results: Sequence[SubmissionResult], *, chart: bool = False) -> list[Block]:
+    """The class summary as blocks; ``chart`` adds the chart of the totals (``CHART_FILE``)."""
     rows = _sorted(results)
     if not rows:
-        return "# Class summary\n\nNo submissions were graded.\n"
+        return [Heading("Class summary"), Paragraph("No submissions were graded.")]
     names = _test_names(rows)
     by_name = [_items_by_name(result) for result in rows]
-    score_rows = [
-        [
-            inline_code(result.submission, in_table=True),
-            *(format_score(items[name].score) if name in items else "–" for name in names),
-            f"{format_score(result.score)} / {format_score(result.max_score)}",
+    ungradable = [result for result in rows if result.not_gradable is not None]
+    counted = f"{len(rows)} submission{'s' if len(rows) != 1 else ''} graded against "
+    intro: tuple = (counted, Code(rows[0].spec_file), ".")
+    if ungradable:
+        intro += (f" {len(ungradable)} could not be graded at all (see below).",)
+    blocks: list[Block] = [
+        Heading(f"Class summary: {rows[0].assignment}"),
+        Paragraph(intro),
+        Heading("Totals"),
+        _totals_table(rows),
+    ]
+    if chart:
+        blocks.append(Chart(CHART_FILE, "Distribution of the totals"))
+    blocks += [
+        Histogram(_text_histogram(rows)),
+        Heading("Scores"),
+        Table(
+            ("submission", "total", "percent", *(Code(name) for name in names)),
+            (False, True, True, *(True for _ in names)),
+            tuple(
+                (
+                    Code(result.submission),
+                    f"{format_score(result.score)} / {format_score(result.max_score)}",
+                    _percent(result),
+                    *(format_score(items[name].score) if name in items else "–" for name in names),
+                )
+                for result, items in zip(rows, by_name)
+            ),
+        ),
+        Heading("Items"),
+        Table(
+            ("item", "max", "passed", "pass rate", "mean score", "mistakes"),
+            (False, True, True, True, True, False),
+            tuple(_item_row(name, [items[name] for items in by_name if name in items]) for name in names),
+        ),
+        *_mistake_blocks(rows, names, by_name),
+    ]
+    if ungradable:
+        blocks += [
+            Heading("Not gradable"),
+            Table(("submission", "why"), (False, False),
+                  tuple((Code(result.submission), result.not_gradable) for result in ungradable)),
         ]
-        for result, items in zip(rows, by_name)
-    ]
-    item_rows = [
-        _item_row(name, [items[name] for items in by_name if name in items]) for name in names
-    ]
-    parts = [
-        f"# Class summary: {escape_text(rows[0].assignment)}",
-        f"{len(rows)} submission{'s' if len(rows) != 1 else ''} graded against "
-        f"{inline_code(rows[0].spec_file)}.",
-        "## Scores",
-        _table(
-            ["submission", *(inline_code(name, in_table=True) for name in names), "total"],
-            ["---", *("---:" for _ in names), "---:"],
-            score_rows,
+    blocks += [Heading("How to reproduce"), *_settings_blocks(rows)]
+    return blocks
+
+
+def _totals_table(rows: Sequence[SubmissionResult]) -> Table:
+    totals = sorted(result.score for result in rows)
+    maximum = max(result.max_score for result in rows)
+    lower, median, upper = _quartiles(totals)
+
+    def points(value: float) -> str:
+        share = f" ({100 * value / maximum:.0f}%)" if maximum else ""
+        return f"{format_score(round(value, 2))}{share}"
+
+    return Table(
+        ("statistic", f"total (of {format_score(maximum)})"),
+        (False, True),
+        (
+            ("mean", points(statistics.fmean(totals))),
+            ("median", points(median)),
+            ("lower quartile", points(lower)),
+            ("upper quartile", points(upper)),
+            ("lowest", points(totals[0])),
+            ("highest", points(totals[-1])),
         ),
-        "## Items",
-        _table(
-            ["item", "max", "passed", "pass rate", "mean score"],
-            ["---", "---:", "---:", "---:", "---:"],
-            item_rows,
-        ),
-        "## How to reproduce",
-        *_settings_parts(rows),
+    )
+
+
+def _quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    """Lower quartile, median, upper quartile (linear interpolation, as numpy's default)."""
+    if len(values) == 1:
+        return values[0], values[0], values[0]
+    lower, median, upper = statistics.quantiles(values, n=4, method="inclusive")
+    return lower, median, upper
+
+
+def _text_histogram(rows: Sequence[SubmissionResult]) -> str:
+    """The distribution of totals as text bars: one line per bin, ``[low, high)``."""
+    maximum = max(result.max_score for result in rows)
+    bins = histogram([result.score for result in rows], maximum)
+    largest = max(count for _, _, count in bins) or 1
+    labels = [
+        f"{format_score(low)}–{format_score(high)}" + (" " if index == len(bins) - 1 else "")
+        for index, (low, high, _) in enumerate(bins)
     ]
-    return "\n\n".join(parts) + "\n"
+    width = max(len(label) for label in labels)
+    lines = ["totals (points)   submissions"]
+    for label, (_, _, count) in zip(labels, bins):
+        bar = "█" * round(30 * count / largest)
+        lines.append(f"{label.ljust(width)}  {bar} {count}".rstrip())
+    return "\n".join(lines)
+
+
+def _percent(result: SubmissionResult) -> str:
+    return f"{100 * result.score / result.max_score:.0f}%" if result.max_score else "–"
+
+
+def _item_row(name: str, items: list[ItemResult]) -> tuple:
+    passed = sum(item.status == "passed" for item in items)
+    mean = sum(item.score for item in items) / len(items)
+    kinds = _mistake_counts(items)
+    return (
+        Code(name),
+        format_score(max(item.max_score for item in items)),
+        f"{passed} / {len(items)}",
+        f"{100 * passed / len(items):.0f}%",
+        format_score(round(mean, 2)),
+        ", ".join(f"{kind}: {len(who)}" for kind, who in kinds) or "–",
+    )
+
+
+def _mistake_counts(items: Sequence[ItemResult]) -> list[tuple[str, list[ItemResult]]]:
+    """Each kind of mistake among ``items`` with the items that make it, the most frequent first."""
+    kinds: dict[str, list[ItemResult]] = {}
+    for item in items:
+        if item.status != "passed":
+            kinds.setdefault(item.mistake or "wrong", []).append(item)
+    return sorted(kinds.items(), key=lambda entry: (-len(entry[1]), entry[0]))
+
+
+def _mistake_blocks(rows, names, by_name) -> list[Block]:
+    """The mistakes of the class: how often each kind occurs, and per item who made it."""
+    every = [items[name] for items in by_name for name in names if name in items]
+    overall = _mistake_counts(every)
+    if not overall:
+        return [Heading("Mistakes"), Paragraph("No mistakes: every item passed for every submission.")]
+    owners = {id(item): result.submission for result, items in zip(rows, by_name) for item in items.values()}
+    detail = []
+    for name in names:
+        for kind, items in _mistake_counts([items[name] for items in by_name if name in items]):
+            who = [owners[id(item)] for item in items]
+            shown: list = [Code(submission) for submission in who[:MAX_NAMES]]
+            parts: list = []
+            for index, code in enumerate(shown):
+                parts += [", "] if index else []
+                parts.append(code)
+            if len(who) > MAX_NAMES:
+                parts.append(f", and {len(who) - MAX_NAMES} more (mistakes.csv lists every one)")
+            detail.append((Code(name), kind, str(len(who)), tuple(parts)))
+    summary = "; ".join(
+        f"{kind}: {len({owners[id(item)] for item in items})} submission"
+        f"{'s' if len({owners[id(item)] for item in items}) != 1 else ''}"
+        for kind, items in overall
+    )
+    return [
+        Heading("Mistakes"),
+        Paragraph(f"Every failed item has a diagnosis; across the class: {summary}."),
+        Table(("item", "mistake", "submissions", "who"), (False, False, True, False), tuple(detail)),
+    ]
+
+
+def _settings_blocks(rows: Sequence[SubmissionResult]) -> list[Block]:
+    """The settings shared by the run, grouped if submissions were graded differently.
+
+    Commands differ per submission, so each report.md gives its own; the rest should be shared.
+    """
+    groups: dict[RunSettings, list[str]] = {}
+    for result in rows:
+        shared = dataclasses.replace(result.settings, command="")
+        groups.setdefault(shared, []).append(result.submission)
+    note = Paragraph(("Each submission's ", Code("report.md"), " gives the exact command that reproduces it."))
+    if len(groups) == 1:
+        (settings,) = groups
+        return [Markdown(reproduction_markdown(settings, None, command=False)), note]
+    blocks: list[Block] = [Paragraph("The submissions were not all graded with the same settings.")]
+    for settings, submissions in groups.items():
+        names: list = []
+        for index, name in enumerate(submissions):
+            names += [", "] if index else []
+            names.append(Code(name))
+        blocks += [Paragraph(("Settings for ", *names, ":")),
+                   Markdown(reproduction_markdown(settings, None, command=False))]
+    return [*blocks, note]
+
+
+# -- rendering -----------------------------------------------------------------------------------
+def render_class_summary(results: Sequence[SubmissionResult], *, chart: bool = False) -> str:
+    """Render ``<out>/summary.md``: the distribution of totals, scores, items, mistakes, settings."""
+    return "\n\n".join(_markdown_block(block) for block in summary_blocks(results, chart=chart)) + "\n"
+
+
+def render_class_html(results: Sequence[SubmissionResult], chart_svg: str | None = None) -> str:
+    """Render ``<out>/summary.html``: the same summary as one self-contained page (chart inlined)."""
+    blocks = summary_blocks(results, chart=chart_svg is not None)
+    title = next((block.text for block in blocks if isinstance(block, Heading)), "Class summary")
+    body = "\n".join(filter(None, (_html_block(block, chart_svg) for block in blocks)))
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}"
+    "table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem}"
+    "th{background:#f3f3f3}td.r,th.r{text-align:right;white-space:nowrap}code{font-size:.9em}pre{background:#f7f7f7;padding:.6rem}"
+    "figure{margin:1rem 0}figure svg{max-width:100%;height:auto}"
+)
+
+
+def _markdown_text(text: Text, *, in_table: bool = False) -> str:
+    if isinstance(text, Code):
+        return inline_code(text.text, in_table=in_table)
+    if isinstance(text, tuple):
+        return "".join(_markdown_text(part, in_table=in_table) for part in text)
+    return escape_text(text)
+
+
+def _markdown_block(block: Block) -> str:
+    if isinstance(block, Heading):
+        return ("# " if block.text.startswith("Class summary") else "## ") + escape_text(block.text)
+    if isinstance(block, Paragraph):
+        return _markdown_text(block.text)
+    if isinstance(block, Table):
+        lines = [[_markdown_text(cell, in_table=True) for cell in block.header],
+                 ["---:" if right else "---" for right in block.right_aligned],
+                 *([_markdown_text(cell, in_table=True) for cell in row] for row in block.rows)]
+        return "\n".join(f"| {' | '.join(cells)} |" for cells in lines)
+    if isinstance(block, Preformatted):
+        fence = "```"
+        while fence in block.text:
+            fence += "`"
+        return f"{fence}text\n{block.text}\n{fence}"
+    if isinstance(block, Chart):
+        return f"![{block.alt}]({block.file})"
+    return block.text
+
+
+def _html_text(text: Text) -> str:
+    if isinstance(text, Code):
+        return f"<code>{html.escape(text.text)}</code>"
+    if isinstance(text, tuple):
+        return "".join(_html_text(part) for part in text)
+    return html.escape(text)
+
+
+def _html_block(block: Block, chart_svg: str | None) -> str:
+    if isinstance(block, Heading):
+        tag = "h1" if block.text.startswith("Class summary") else "h2"
+        return f"<{tag}>{html.escape(block.text)}</{tag}>"
+    if isinstance(block, Paragraph):
+        return f"<p>{_html_text(block.text)}</p>"
+    if isinstance(block, Table):
+        def cells(tag: str, row: tuple) -> str:
+            right_aligned = ' class="r"'
+            return "".join(
+                f"<{tag}{right_aligned if right else ''}>{_html_text(cell)}</{tag}>"
+                for cell, right in zip(row, block.right_aligned)
+            )
+
+        rows = "".join(f"<tr>{cells('td', row)}</tr>" for row in block.rows)
+        return f"<table><thead><tr>{cells('th', block.header)}</tr></thead><tbody>{rows}</tbody></table>"
+    if isinstance(block, Chart):
+        svg = chart_svg or ""
+        start = svg.find("<svg")  # drop the XML prologue and doctype: the page is HTML
+        return f"<figure aria-label=\"{html.escape(block.alt)}\">{svg[start:] if start >= 0 else ''}</figure>"
+    if isinstance(block, Histogram) and chart_svg is not None:
+        return ""
+    return f"<pre>{html.escape(block.text)}</pre>"
 
 
 def render_grades_csv(results: Sequence[SubmissionResult]) -> str:
-    """Render ``<out>/grades.csv``: ``submission,<test names...>,total,max``, a row per submission.
+    """Render ``<out>/grades.csv``: ``submission,<test names...>,total,max,percent,status``.
 
     Lines end in ``\\n``; write the text unchanged (``newline=""``) so quoted fields survive.
-    A cell is empty where a submission has no such item.
+    A cell is empty where a submission has no such item. ``status`` is ``graded`` or ``not
+    gradable: <why>`` (an empty upload is not a 0 for its work).
     """
     rows = _sorted(results)
     names = _test_names(rows)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", *names, "total", "max"])
+    writer.writerow(["submission", *names, "total", "max", "percent", "status"])
     for result in rows:
         items = _items_by_name(result)
+        percent = f"{100 * result.score / result.max_score:.2f}" if result.max_score else ""
         writer.writerow(
             [
                 result.submission,
                 *(format_score(items[name].score) if name in items else "" for name in names),
                 format_score(result.score),
                 format_score(result.max_score),
+                percent,
+                result.status,
             ]
         )
+    return buffer.getvalue()
+
+
+def render_mistakes_csv(results: Sequence[SubmissionResult]) -> str:
+    """Render ``<out>/mistakes.csv``: ``submission,item,mistake,summary``, a row per failed item."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["submission", "item", "mistake", "summary"])
+    for result in _sorted(results):
+        for item in result.items:
+            if item.status != "passed":
+                writer.writerow([result.submission, item.test_name, item.mistake or "wrong", item.summary])
     return buffer.getvalue()
 
 
@@ -102,41 +419,3 @@ def _test_names(rows: Sequence[SubmissionResult]) -> list[str]:
 
 def _items_by_name(result: SubmissionResult) -> dict[str, ItemResult]:
     return {item.test_name: item for item in result.items}
-
-
-def _item_row(name: str, items: list[ItemResult]) -> list[str]:
-    passed = sum(item.status == "passed" for item in items)
-    mean = sum(item.score for item in items) / len(items)
-    return [
-        inline_code(name, in_table=True),
-        format_score(max(item.max_score for item in items)),
-        f"{passed} / {len(items)}",
-        f"{100 * passed / len(items):.0f}%",
-        format_score(mean),
-    ]
-
-
-def _table(header: list[str], align: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(f"| {' | '.join(cells)} |" for cells in [header, align, *rows])
-
-
-def _settings_parts(rows: Sequence[SubmissionResult]) -> list[str]:
-    """The settings shared by the run, grouped if submissions were graded differently.
-
-    Commands differ per submission, so each report.md gives its own; the rest should be shared.
-    """
-    groups: dict[RunSettings, list[str]] = {}
-    for result in rows:
-        shared = dataclasses.replace(result.settings, command="")
-        groups.setdefault(shared, []).append(result.submission)
-    note = "Each submission's `report.md` gives the exact command that reproduces it."
-    if len(groups) == 1:
-        (settings,) = groups
-        return [reproduction_markdown(settings, None, command=False), note]
-    parts = ["The submissions were not all graded with the same settings."]
-    for settings, submissions in groups.items():
-        parts += [
-            f"Settings for {', '.join(inline_code(name) for name in submissions)}:",
-            reproduction_markdown(settings, None, command=False),
-        ]
-    return [*parts, note]
