@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "grade": "harness.grading",
     "grade_all": "harness.grading",
     "warm_cache": "harness.grading",
+    "ProgressPrinter": "harness.progress",
     # checking a spec before grading
     "Finding": "harness.checkspec",
     "SpecReport": "harness.checkspec",
@@ -122,6 +123,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
         warm_cache,
     )
     from harness.outputs import write_atomically, write_class, write_submission
+    from harness.progress import ProgressPrinter
     from harness.report import (
         escape_text,
         gradescope_results,

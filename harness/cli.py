@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exit 2 if any submission scores below PERCENT of the maximum")
     grade.add_argument("--require-sandbox", action="store_true", default=None,
                        help="refuse to grade unless the bubblewrap sandbox can run")
-    grade.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    grade.add_argument("--quiet", "-q", action="store_true", help="print only errors and the final line")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report to FILE")
     grade.add_argument("--github", action="store_true",
                        help="in GitHub Actions: write the job summary and annotate failing lines")
@@ -187,10 +187,14 @@ def _grade(args: argparse.Namespace) -> int:
     options = harness.GradeOptions(seed=config.seed, examples=config.examples, require_sandbox=bool(config.require_sandbox),
                            jobs=_jobs(args), cache_dir=_cache_dir(args))
     chatty = not args.quiet and len(assignments) * len(submissions) > 1
-    progress = (lambda line: print(line, file=sys.stderr, flush=True)) if chatty else None
-    outcome = harness.grade_all(assignments, submissions, out, options, progress)
+    progress = harness.ProgressPrinter(sys.stderr) if chatty else None
+    try:
+        outcome = harness.grade_all(assignments, submissions, out, options, progress)
+    finally:
+        if progress is not None:
+            progress.close()
     finished = [r for results in outcome.results.values() for r in results]
-    for result in finished if not chatty else []:
+    for result in finished if not chatty and not args.quiet else []:
         print(f"{result.submission}: {result.score:g}/{result.max_score:g}", file=sys.stderr)
     print(f"reports written to {out}", file=sys.stderr)
     if config.junit is not None:

@@ -227,7 +227,8 @@ class RunOutcome:
         )
 
 
-Progress = Callable[[str], None]
+Progress = Callable[[int, int, str], None]
+"""Called as each submission finishes: how many are done, of how many, and ``spec.yaml name: 9/10``."""
 
 
 def output_folder(out: Path, assignment: Assignment, many: bool) -> Path:
@@ -272,10 +273,8 @@ def grade_all(
                     write_submission(output_folder(out, assignment, many), result, assignment.visibility)
                     outcome.results[assignment.path].append(result)
                     if progress is not None:
-                        progress(
-                            f"[{done}/{len(tasks)}] {Path(assignment.path).name} {result.submission}: "
-                            f"{result.score:g}/{result.max_score:g}"
-                        )
+                        progress(done, len(tasks), f"{Path(assignment.path).name} {result.submission}: "
+                                 f"{result.score:g}/{result.max_score:g}")
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
