@@ -78,14 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     init_ci = commands.add_parser(
         "init-ci", help="write a CI workflow for a student repository",
-        description="Write .github/workflows/harness.yml: on every push, install the harness, grade "
+        description="Write .github/workflows/harness.yml (and vendor this harness into .harness/): on "
+        "every push, install the harness with its dependencies pinned to this run's versions, grade "
         "the repository as its [tool.harness] says, publish the report as the job summary and "
         "annotations, upload it as an artifact, and fail below --fail-under.",
     )
     init_ci.add_argument("provider", choices=["github"])
-    init_ci.add_argument("--install", metavar="REQUIREMENT",
-                         help="what pip installs: a requirement (default: derivgrade-harness) or a git URL")
-    init_ci.add_argument("--python", metavar="VERSION", help="Python version of the job (default: 3.11)")
+    init_ci.add_argument("--install", metavar="SOURCE",
+                         help="what pip installs instead of the harness vendored into .harness/ (the "
+                         "default): a git URL such as git+https://github.com/OWNER/REPO@TAG, or a wheel "
+                         "path inside the repository")
+    init_ci.add_argument("--python", metavar="VERSION",
+                         help="Python version of the job (default: this Python's, which the pinned "
+                         "dependencies install on)")
     init_ci.add_argument("--fail-under", type=_percent, metavar="PERCENT",
                          help="fail the job when the score is below PERCENT of the maximum")
     init_ci.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: here)")
@@ -254,11 +259,12 @@ def _cache(args: argparse.Namespace) -> int:
 def _init_ci(args: argparse.Namespace) -> int:
     from harness.integrations import github
 
-    path, warnings = github.init_workflow(args.repo, install=args.install, python=args.python,
-                                          fail_under=args.fail_under, force=args.force)
+    paths, warnings = github.init_workflow(args.repo, install=args.install, python=args.python,
+                                           fail_under=args.fail_under, force=args.force)
     for warning in warnings:
         print(f"harness: warning: {warning}", file=sys.stderr)
-    print(f"wrote {path}", file=sys.stderr)
+    for path in paths:
+        print(f"wrote {path}", file=sys.stderr)
     return EXIT_OK
 
 

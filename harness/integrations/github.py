@@ -1,12 +1,20 @@
 """GitHub Actions in a student repository: the workflow file, and what its grading step reports.
 
-``harness init-ci github`` writes ``.github/workflows/harness.yml``: check out, set up Python,
-install the harness, ``harness grade --github``, upload the report folder as an artifact. The
-workflow stays a few lines because the step's logic lives here, where tests can run it:
+``harness init-ci github`` writes ``.github/workflows/harness.yml``: check out (without keeping
+the token), set up Python, install the harness, ``harness grade --github``, upload the report
+folder as an artifact; every action pinned to a commit. By default it also vendors the harness
+that runs it into ``.harness/`` of the repository (``harness.integrations.vendor``), which the
+workflow installs: that install resolves wherever the pinned dependencies do, needs no package
+index entry, git access or token for the harness, and grades with exactly the instructor's
+harness and dependency versions. ``--install`` names another source (a git URL, a wheel in the
+repository); the dependencies stay pinned either way.
+
+The workflow stays a few lines because the step's logic lives here, where tests can run it:
 ``publish`` appends each markdown report to the file named by ``$GITHUB_STEP_SUMMARY`` and prints
-an ``::error`` workflow command (an annotation) at the line of each item that did not pass. The
-grade command's exit code (``--fail-under``) fails the job. What is graded (specs, submission)
-comes from ``[tool.harness]`` in the repository's pyproject.toml, like every other entry point.
+an ``::error`` workflow command (an annotation) at the line of each item that did not pass, at
+most ``ANNOTATION_LIMIT`` of them. The grade command's exit code (``--fail-under``) fails the job.
+What is graded (specs, submission) comes from ``[tool.harness]`` in the repository's
+pyproject.toml, like every other entry point.
 """
 
 from __future__ import annotations
@@ -16,13 +24,14 @@ import json
 import os
 import re
 import shlex
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from harness import ItemResult, SubmissionResult, UsageError, find_config, render_item_text, render_submission_markdown
-from harness.integrations import DISTRIBUTION
+from harness.integrations import DISTRIBUTION, vendor
 
 if TYPE_CHECKING:
     from harness import Assignment
@@ -30,8 +39,20 @@ if TYPE_CHECKING:
 WORKFLOW = Path(".github/workflows/harness.yml")
 """Where ``init-ci github`` writes the workflow, relative to the repository."""
 
-DEFAULT_INSTALL = DISTRIBUTION
-DEFAULT_PYTHON = "3.11"
+VENDORED = Path(".harness")
+"""Where ``init-ci github`` vendors the harness, relative to the repository (a dot-folder, so
+grading the repository as a submission passes over it)."""
+
+DEFAULT_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+"""The job's Python: the instructor's, which the pinned dependency versions are known to install on."""
+
+ACTIONS = {
+    "checkout": "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1  # v7.0.1",
+    "setup_python": "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97  # v7.0.0",
+    "upload_artifact": "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f  # v7.0.0",
+}
+"""Each action pinned to the commit of a release tag (a tag can be moved; a commit cannot)."""
+
 REPORT_FOLDER = "harness-report"
 """The folder the workflow grades into and uploads as the ``harness-report`` artifact."""
 
@@ -45,7 +66,8 @@ _WORKFLOW_TEXT = """\
 # Grades this repository with the derivative homework harness on every push.
 # Written by `harness init-ci github`. What is graded (specs, submission) is set in
 # [tool.harness] of pyproject.toml. Results: the job summary, annotations on the lines of your
-# code, and the {folder} artifact (report.md, results.json).
+# code, and the {folder} artifact (report.md, results.json). The harness and its dependencies
+# are pinned to the versions your instructor grades with.
 name: harness
 
 "on":  # quoted: YAML 1.1 readers take a bare on for the boolean true
@@ -60,8 +82,10 @@ jobs:
   grade:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
+      - uses: {checkout}
+        with:
+          persist-credentials: false
+      - uses: {setup_python}
         with:
           python-version: {python}
       - name: Install the harness
@@ -72,7 +96,7 @@ jobs:
           {grade}
       - name: Upload the report
         if: always()
-        uses: actions/upload-artifact@v4
+        uses: {upload_artifact}
         with:
           name: {folder}
           path: {folder}
@@ -81,29 +105,51 @@ jobs:
 
 def workflow(*, install: str | None = None, python: str | None = None,
              fail_under: float | None = None) -> str:
-    """The workflow's text: ``install`` is a requirement (``derivgrade-harness==0.1``) or a git URL."""
-    install = DEFAULT_INSTALL if install is None else install
+    """The workflow's text: ``install`` is what pip installs (default: the vendored ``./.harness``).
+
+    The install step also pins the harness's dependencies to the versions of this run.
+    """
+    install = f"./{VENDORED.as_posix()}" if install is None else install
     python = DEFAULT_PYTHON if python is None else python
     for name, value in (("--install", install), ("--python", python)):
         if not value.strip() or any(ord(c) < 32 for c in value):
             raise UsageError(f"{name} {value!r}: expected a non-empty value on one line")
+    _check_install(install)
     grade = f"harness grade --github --out {REPORT_FOLDER}"
     if fail_under is not None:
         grade += f" --fail-under {fail_under:g}"
-    return _WORKFLOW_TEXT.format(python=json.dumps(python), install=shlex.quote(install),
-                                 grade=grade, folder=REPORT_FOLDER)
+    requirements = " ".join(map(shlex.quote, [install, *vendor.pinned_requirements()]))
+    return _WORKFLOW_TEXT.format(python=json.dumps(python), install=requirements, grade=grade,
+                                 folder=REPORT_FOLDER, **ACTIONS)
 
 
-def init_workflow(repository: Path, *, force: bool = False, **settings: Any) -> tuple[Path, list[str]]:
-    """Write the workflow into ``repository``; returns its path and warnings about the repository.
+def _check_install(install: str) -> None:
+    """Refuse the one source known not to resolve: the harness's name, which no package index has."""
+    name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", install)
+    if name and name.group(0).lower().replace("_", "-") == DISTRIBUTION and "@" not in install:
+        raise UsageError(
+            f"--install {install!r}: {DISTRIBUTION} is not on any package index, so the workflow "
+            "could not install it; leave out --install to vendor this harness into the repository "
+            f"({VENDORED}/), or pass a source pip can reach: a git URL such as "
+            "git+https://github.com/OWNER/REPO@TAG, or a wheel committed to the repository "
+            "(./wheels/derivgrade_harness-VERSION-py3-none-any.whl)"
+        )
 
-    ``settings`` are ``workflow``'s. The warnings say which ``[tool.harness]`` keys the grading
-    step will miss: it grades what the repository's configuration names.
+
+def init_workflow(repository: Path, *, force: bool = False, install: str | None = None,
+                  **settings: Any) -> tuple[list[Path], list[str]]:
+    """Write the workflow (and, without ``install``, the vendored harness) into ``repository``.
+
+    Returns the paths written and warnings about the repository. ``settings`` are ``workflow``'s.
+    The warnings say which ``[tool.harness]`` keys the grading step will miss: it grades what the
+    repository's configuration names.
     """
     path = repository / WORKFLOW
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists; pass --force to overwrite it")
-    text = workflow(**settings)
+    vendored = repository / VENDORED
+    for existing in (path, vendored) if install is None else (path,):
+        if existing.exists() and not force:
+            raise UsageError(f"{existing} exists; pass --force to overwrite it")
+    text = workflow(install=install, **settings)
     config = find_config(repository)
     warnings = []
     if not config.specs:
@@ -112,9 +158,19 @@ def init_workflow(repository: Path, *, force: bool = False, **settings: Any) -> 
     if config.submission is None:
         warnings.append(f"{repository} has no [tool.harness] submission, so the workflow grades "
                         "submissions/*; to grade the repository itself, add: submission = \".\"")
+    written = [path]
+    if install is None:
+        if vendored.is_dir() and not vendored.is_symlink():
+            shutil.rmtree(vendored)
+        elif vendored.exists() or vendored.is_symlink():
+            vendored.unlink()
+        for name, data in vendor.source_tree("harness init-ci github, for the workflow").items():
+            (vendored / name).parent.mkdir(parents=True, exist_ok=True)
+            (vendored / name).write_bytes(data)
+        written.append(vendored)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    return path, warnings
+    return written, warnings
 
 
 # ---------------------------------------------------------------------------------------------

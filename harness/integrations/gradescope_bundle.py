@@ -3,11 +3,12 @@
 Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh`` there once when it
 builds the image, and runs ``run_autograder`` for every submission. The bundle holds:
 
-- ``setup.sh``: installs python3 (and bubblewrap, for the sandbox, when it can), makes a venv at
-  ``/autograder/venv``, pip-installs ``harness-src/`` into it with its dependencies, and warms the
+- ``setup.sh``: installs python3 (the builder's version when the image has it, and bubblewrap, for
+  the sandbox, when it can), makes a venv at ``/autograder/venv``, pip-installs ``harness-src/``
+  into it with its dependencies pinned to the builder's versions, and warms the
   reference cache ``/autograder/cache`` for the specs (``harness cache warm``), so that every
   submission is graded warm;
-- ``harness-src/``: the harness's own source tree (a ``pyproject.toml`` and the package), so the
+- ``harness-src/``: the harness's own source tree (``harness.integrations.vendor``), so the
   bundle grades with exactly the harness that built it and needs no index URL for it (not named
   ``harness/``: run in ``source/``, Python would find that folder before the installed package);
 - ``specs/``: the specs, checked when the bundle is built;
@@ -24,17 +25,14 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 import zipfile
 from collections.abc import Sequence
-from importlib import metadata
 from pathlib import Path
 
-from harness import GradeOptions, UsageError, __version__, load_spec, parse_toml
-from harness.integrations import DISTRIBUTION
+from harness import GradeOptions, UsageError, load_spec
+from harness.integrations import vendor
 from harness.integrations.autograder import crash_results
-
-PACKAGE = Path(__file__).resolve().parent.parent
-"""The harness package's folder, copied into the bundle."""
 
 _SETUP = """\
 #!/usr/bin/env bash
@@ -47,9 +45,14 @@ apt-get update -qq
 apt-get install -y -qq python3 python3-venv python3-pip
 # The sandbox for student code; without it the harness falls back to process isolation.
 apt-get install -y -qq bubblewrap || echo "setup.sh: no bubblewrap; grading without the sandbox" >&2
-python3 -m venv "$root/venv"
+# The dependencies are pinned to the versions that built the bundle (harness-src/pyproject.toml),
+# so grading draws the same inputs; those versions may need the Python that built it.
+python=python{python}
+apt-get install -y -qq "$python" "$python-venv" \
+  || {{ echo "setup.sh: no $python; trying python3 (the pinned dependencies may not install)" >&2; python=python3; }}
+"$python" -m venv "$root/venv"
 "$root/venv/bin/python" -m pip install --quiet --upgrade pip
-# The harness ships in this bundle; pip fetches only its dependencies.
+# The harness ships in this bundle; pip fetches only its dependencies, at the pinned versions.
 "$root/venv/bin/python" -m pip install --quiet ./harness-src
 "$root/venv/bin/python" -m harness --version
 # Compute once what every submission needs (references, inputs, claims), so each is graded warm.
@@ -78,28 +81,6 @@ fi
 exit 0
 """
 
-_PYPROJECT = """\
-# The harness, shipped inside the autograder bundle; setup.sh pip-installs this folder.
-[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = {name}
-version = {version}
-requires-python = {python}
-dependencies = {dependencies}
-
-[project.scripts]
-harness = "harness.cli:run"
-
-[tool.setuptools.packages.find]
-include = ["harness*"]
-
-[tool.setuptools.package-data]
-harness = ["*.json", "py.typed"]
-"""
-
 _FALLBACK = ("The autograder could not start, so this submission was not graded. This is not a "
              "problem with your submission; please tell your instructor.")
 
@@ -114,13 +95,11 @@ def build_bundle(specs: Sequence[Path], output: Path, options: GradeOptions = Gr
     files: dict[str, tuple[bytes, int]] = {
         "setup.sh": (_setup_script(names, options).encode(), 0o755),
         "run_autograder": (_run_script(names, options, points).encode(), 0o755),
-        "harness-src/pyproject.toml": (_pyproject().encode(), 0o644),
     }
     for name, path in zip(names, specs):
         files[name] = (Path(path).read_bytes(), 0o644)
-    for path in sorted(PACKAGE.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            files[f"harness-src/harness/{path.relative_to(PACKAGE).as_posix()}"] = (path.read_bytes(), 0o644)
+    for name, data in vendor.source_tree("harness gradescope, in the autograder bundle").items():
+        files[f"harness-src/{name}"] = (data, 0o644)
     output.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(output, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name in sorted(files):
@@ -133,7 +112,8 @@ def build_bundle(specs: Sequence[Path], output: Path, options: GradeOptions = Gr
 
 
 def _setup_script(specs: Sequence[str], options: GradeOptions) -> str:
-    return _SETUP.format(options=_input_flags(options), specs=" ".join(map(shlex.quote, specs)))
+    return _SETUP.format(options=_input_flags(options), specs=" ".join(map(shlex.quote, specs)),
+                         python=f"{sys.version_info.major}.{sys.version_info.minor}")
 
 
 def _run_script(specs: Sequence[str], options: GradeOptions, points: float) -> str:
@@ -150,26 +130,3 @@ def _input_flags(options: GradeOptions) -> str:
     if options.examples is not None:
         flags += f" --examples {options.examples}"
     return flags
-
-
-def _pyproject() -> str:
-    """The vendored tree's pyproject.toml: this harness's version and dependencies."""
-    python, dependencies = _requirements()
-    return _PYPROJECT.format(name=json.dumps(DISTRIBUTION), version=json.dumps(__version__),
-                             python=json.dumps(python), dependencies=json.dumps(dependencies))
-
-
-def _requirements() -> tuple[str, list[str]]:
-    """(requires-python, runtime dependencies) as the project declares them.
-
-    In a source checkout (run in place or installed editable) its pyproject.toml is the truth,
-    which installed metadata may lag behind; an installed wheel has only its metadata.
-    """
-    pyproject = PACKAGE.parent / "pyproject.toml"
-    if pyproject.is_file():
-        project = parse_toml(pyproject.read_text(encoding="utf-8"), pyproject).get("project", {})
-        if project.get("name") == DISTRIBUTION:
-            return project.get("requires-python", ">=3.10"), list(project.get("dependencies", []))
-    info = metadata.metadata(DISTRIBUTION)
-    required = [r for r in metadata.requires(DISTRIBUTION) or [] if "extra ==" not in r]
-    return info.get("Requires-Python") or ">=3.10", required
