@@ -45,6 +45,10 @@ def write_submission(out: Path, result: SubmissionResult, visibility: dict[str, 
     return folder
 
 
+CLASS_FILES = ("summary.md", "summary.html", "grades.csv", "mistakes.csv")
+"""The class files ``write_class`` writes, besides the chart (``CHART_FILE``, with matplotlib)."""
+
+
 def write_class(out: Path, results: Sequence[SubmissionResult]) -> None:
     """The class's files for every finished submission: ``summary.md``, ``summary.html`` (with the
     chart ``totals.svg`` when matplotlib is installed), ``grades.csv`` and ``mistakes.csv``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -27,6 +28,15 @@ def reference_cache() -> Path:
     ``GradeOptions(cache_dir=reference_cache)``, so a reference is computed once per session.
     """
     return Path(os.environ["HARNESS_CACHE_DIR"])
+
+
+@pytest.fixture(scope="session")
+def class_files() -> set[str]:
+    """The class-wide files a finished run writes: the summaries, the CSVs, the chart with matplotlib."""
+    from harness.outputs import CLASS_FILES
+    from harness.report.summary import CHART_FILE
+
+    return set(CLASS_FILES) | ({CHART_FILE} if importlib.util.find_spec("matplotlib") else set())
 
 
 @pytest.fixture

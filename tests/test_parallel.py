@@ -43,7 +43,7 @@ def tree(folder: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_reports_are_identical_whatever_the_jobs_and_the_cache(tmp_path):
+def test_reports_are_identical_whatever_the_jobs_and_the_cache(tmp_path, class_files):
     cache = tmp_path / "cache"
     runs = {
         "one job, no cache": ["--jobs", "1", "--no-cache"],
@@ -58,7 +58,7 @@ def test_reports_are_identical_whatever_the_jobs_and_the_cache(tmp_path):
         trees[name] = tree(out)
         if name == "two jobs, cold cache":
             entries = harness("cache", "info", "--cache-dir", cache, cwd=tmp_path).stdout
-    assert len(trees["one job, no cache"]) == 2 + 2 * len(SUBMISSIONS)  # summary, csv, 2 per submission
+    assert len(trees["one job, no cache"]) == len(class_files) + 2 * len(SUBMISSIONS)  # report.md, results.json
     assert trees["two jobs, cold cache"] == trees["one job, no cache"]
     assert trees["one job, warm cache"] == trees["one job, no cache"]
     # The warm run found every reference it needed: it added no entry.
@@ -79,7 +79,7 @@ def test_a_reference_that_cannot_be_computed_costs_its_items_alike_whatever_the_
     assert runs["1"] == runs["2"]
     code, files = runs["1"]
     assert code == 3  # an internal error of the grader, not the user's
-    assert "| `right` | 1 | 0 | 1 / 2 |" in files["summary.md"]  # du_dw still graded
+    assert "| `right` | 1 / 2 | 50% | 1 | 0 |" in files["summary.md"]  # du_dw still graded
     report = "\n".join(files["right/report.md"])
     assert "internal error of the grader: InternalError" in report
     assert "cannot be computed at x = 0.0, w = 0.0" in report
@@ -95,7 +95,7 @@ def dyhat_dw2(a1, dyhat_dz2):
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_finished_reports_and_leaves_no_worker_behind(tmp_path):
+def test_ctrl_c_keeps_finished_reports_and_leaves_no_worker_behind(tmp_path, class_files):
     submissions = tmp_path / "class"
     shutil.copytree(ROOT / "submissions" / "reference_solution", submissions / "a_fast")
     (submissions / "b_slow").mkdir()
@@ -123,7 +123,7 @@ def test_ctrl_c_keeps_finished_reports_and_leaves_no_worker_behind(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 130, stderr
     assert "interrupted: kept the 1 finished reports" in stderr
-    assert sorted(path.name for path in out.iterdir()) == ["a_fast", "grades.csv", "summary.md"]
+    assert {path.name for path in out.iterdir()} == {"a_fast", *class_files}
     assert "a_fast" in (out / "grades.csv").read_text() and "b_slow" not in (out / "grades.csv").read_text()
     # Every sandbox worker, submission copy and the run's shared temporary cache are gone.
     assert list(temporary.iterdir()) == []
