@@ -61,3 +61,18 @@ def split_paths(paths: Sequence[Path], config: Config = Config()) -> tuple[list[
     if not submissions:
         raise UsageError("no submissions: pass submission folders, or run where submissions/ has some")
     return specs, submissions
+
+
+def not_gradable(folder: Path, expected: Sequence[str]) -> str | None:
+    """Why ``folder`` holds nothing that can be graded, or ``None``.
+
+    ``expected`` are the files the spec names (its questions' modules); ``answers.yaml`` counts
+    too. An empty upload, or one without any of those files at its top level, is not gradable:
+    its zero is not a grade for its work (PrairieLearn's ``gradable: false``).
+    """
+    entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")] if folder.is_dir() else []
+    if not entries:
+        return "the submission is empty"
+    if not any((folder / name).is_file() for name in (*expected, ANSWERS_FILE)):
+        return f"none of the files the spec names ({', '.join(expected)}, or {ANSWERS_FILE}) was handed in"
+    return None

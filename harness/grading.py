@@ -31,6 +31,7 @@ from harness._version import __version__
 from harness.answering import Submission
 from harness.answers import ANSWERS_FILE, load_answers
 from harness.check import Checker
+from harness.discovery import not_gradable
 from harness.errors import InternalError, SandboxUnavailable, UsageError
 from harness.outputs import write_class, write_submission
 from harness.parallel import GradingPool, graded, warm
@@ -134,6 +135,7 @@ class Grader:
             settings=_run_settings(self.checker, self.isolation, command),
             execution_time=round(time.perf_counter() - self._started, 3),
             notes=tuple(note for note in (self._runner.copy_note, *self._answering.notes) if note),
+            not_gradable=not_gradable(self.submission, sorted({f"{q.module}.py" for q in self.assignment.questions})),
         )
 
 

@@ -17,7 +17,7 @@ from harness.report import (
     render_submission_markdown,
 )
 from harness.report.charts import totals_svg
-from harness.report.summary import CHART_FILE
+from harness.report.summary import CHART_FILE, graded_results
 from harness.results import SubmissionResult
 
 
@@ -53,11 +53,12 @@ def write_class(out: Path, results: Sequence[SubmissionResult]) -> None:
     """The class's files for every finished submission: ``summary.md``, ``summary.html`` (with the
     chart ``totals.svg`` when matplotlib is installed), ``grades.csv`` and ``mistakes.csv``."""
     ordered = sorted(results, key=lambda r: r.submission)
+    graded = graded_results(ordered)
     chart = None
-    if ordered:
-        maximum = max(result.max_score for result in ordered)
-        chart = totals_svg([result.score for result in ordered], maximum,
-                           f"{ordered[0].assignment}: totals of {len(ordered)} submissions")
+    if graded:
+        maximum = max(result.max_score for result in graded)
+        chart = totals_svg([result.score for result in graded], maximum,
+                           f"{graded[0].assignment}: totals of {len(graded)} submissions")
     if chart is not None:
         write_atomically(out / CHART_FILE, chart)
     write_atomically(out / "summary.md", render_class_summary(ordered, chart=chart is not None))

@@ -159,3 +159,16 @@ def test_a_worker_that_cannot_start_costs_each_item_as_an_internal_error_not_the
     assert "could not start the submission worker '/nonexistent/worker'" in items[0].diagnosis
     assert (tmp_path / "summary.md").exists()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_empty_upload_is_reported_as_not_gradable_rather_than_as_a_zero(tmp_path, reference_cache):
+    (tmp_path / "class" / "empty").mkdir(parents=True)
+    shutil.copytree(ROOT / "submissions" / "reference_solution", tmp_path / "class" / "full")
+    submissions = sorted((tmp_path / "class").iterdir())
+    outcome = grade_all([load_spec(SPECS["scalar"])], submissions, tmp_path / "out",
+                        GradeOptions(examples=3, cache_dir=reference_cache))
+    empty, full = (result for results in outcome.results.values() for result in results)
+    assert (empty.not_gradable, empty.status, full.status) == ("the submission is empty",
+                                                              "not gradable: the submission is empty", "graded")
+    assert (tmp_path / "out" / "grades.csv").read_text().splitlines()[1].endswith(
+        ",0,10,0.00,not gradable: the submission is empty")

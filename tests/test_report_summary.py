@@ -176,6 +176,8 @@ def test_a_submission_that_could_not_be_graded_is_not_a_zero_in_the_status_colum
     assert grades.splitlines()[1].split(",")[-1] == "not gradable: the submission is empty"
     summary = render_class_summary([empty, samples.passing()])
     assert "2 submissions graded against `specs/q2_vector.yaml`. 1 could not be graded at all (see below)." in summary
+    assert "## Totals\n\nOf the 1 submission that could be graded.\n\n" in summary
+    assert "| mean | 5 (100%) |" in summary  # the empty upload is not a 0 in the statistics
     assert "## Not gradable\n\n| submission | why |\n| --- | --- |\n| `empty_upload` | the submission is empty |" in summary
 
 

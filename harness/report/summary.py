@@ -103,16 +103,18 @@ def summary_blocks(results: Sequence[SubmissionResult], *, chart: bool = False) 
     intro: tuple = (counted, Code(rows[0].spec_file), ".")
     if ungradable:
         intro += (f" {len(ungradable)} could not be graded at all (see below).",)
-    blocks: list[Block] = [
-        Heading(f"Class summary: {rows[0].assignment}"),
-        Paragraph(intro),
-        Heading("Totals"),
-        _totals_table(rows),
-    ]
-    if chart:
-        blocks.append(Chart(CHART_FILE, "Distribution of the totals"))
+    blocks: list[Block] = [Heading(f"Class summary: {rows[0].assignment}"), Paragraph(intro)]
+    graded = graded_results(rows)
+    if graded:
+        blocks += [Heading("Totals")]
+        if ungradable:
+            plural = "s" if len(graded) != 1 else ""
+            blocks.append(Paragraph(f"Of the {len(graded)} submission{plural} that could be graded."))
+        blocks.append(_totals_table(graded))
+        if chart:
+            blocks.append(Chart(CHART_FILE, "Distribution of the totals"))
+        blocks.append(Histogram(_text_histogram(graded)))
     blocks += [
-        Histogram(_text_histogram(rows)),
         Heading("Scores"),
         Table(
             ("submission", "total", "percent", *(Code(name) for name in names)),
@@ -143,6 +145,11 @@ def summary_blocks(results: Sequence[SubmissionResult], *, chart: bool = False) 
         ]
     blocks += [Heading("How to reproduce"), *_settings_blocks(rows)]
     return blocks
+
+
+def graded_results(results: Sequence[SubmissionResult]) -> list[SubmissionResult]:
+    """The submissions that could be graded: the class statistics and the chart are of these."""
+    return [result for result in results if result.not_gradable is None]
 
 
 def _totals_table(rows: Sequence[SubmissionResult]) -> Table:
