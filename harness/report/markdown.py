@@ -39,16 +39,16 @@ def render_submission_markdown(result: SubmissionResult) -> str:
     Deterministic: the same result gives the same text byte for byte. Nothing time-dependent is
     shown (``execution_time`` goes to ``results.json`` only).
     """
-    header = _List(
+    header = BulletList(
         (
-            ("Submission: ", _Code(result.submission)),
-            ("Total score: ", _Strong(_fraction(result.score, result.max_score))),
+            ("Submission: ", Code(result.submission)),
+            ("Total score: ", Strong(_fraction(result.score, result.max_score))),
             (f"Items passed: {_passed(result)} of {len(result.items)}",),
         )
     )
-    parts = [f"# Grading report: {escape_text(result.assignment)}", _render_markdown([header])]
+    parts = [f"# Grading report: {escape_text(result.assignment)}", render_markdown_blocks([header])]
     if result.notes:
-        parts += ["## Notes", _render_markdown([_notes(result)])]
+        parts += ["## Notes", render_markdown_blocks([_notes(result)])]
     for question in result.questions:
         parts += _question_parts(question)
     parts += ["## How to reproduce", reproduction_markdown(result.settings, result.spec_file)]
@@ -57,23 +57,23 @@ def render_submission_markdown(result: SubmissionResult) -> str:
 
 def render_item_markdown(item: ItemResult) -> str:
     """Render the details of one item as markdown (a Gradescope test's ``output``), no heading."""
-    return _render_markdown(_item_blocks(item, output=True))
+    return render_markdown_blocks(_item_blocks(item, output=True))
 
 
 def render_item_text(item: ItemResult, *, output: bool = True) -> str:
     """Render the details of one item as plain text (JUnit failures, terminal reports)."""
-    return _render_text(_item_blocks(item, output=output))
+    return render_text_blocks(_item_blocks(item, output=output))
 
 
 def render_overview_markdown(result: SubmissionResult) -> str:
     """Render a short markdown overview of a submission: score, notes, reproduction command."""
-    blocks: list[_Block] = [
-        _Para(
+    blocks: list[Block] = [
+        Paragraph(
             (
                 "Submission ",
-                _Code(result.submission),
+                Code(result.submission),
                 ": ",
-                _Strong(_fraction(result.score, result.max_score)),
+                Strong(_fraction(result.score, result.max_score)),
                 f" on {result.assignment} ({_passed(result)} of {len(result.items)} items passed).",
             )
         )
@@ -81,53 +81,53 @@ def render_overview_markdown(result: SubmissionResult) -> str:
     if result.notes:
         blocks.append(_notes(result))
     blocks += [
-        _Para(
+        Paragraph(
             (
                 "Reproduce with (seed ",
-                _Code(str(result.settings.seed)),
+                Code(str(result.settings.seed)),
                 f", {result.settings.examples} examples per item):",
             )
         ),
-        _Pre(result.settings.command, "sh"),
+        Preformatted(result.settings.command, "sh"),
     ]
-    return _render_markdown(blocks)
+    return render_markdown_blocks(blocks)
 
 
 def _passed(result: SubmissionResult) -> int:
     return sum(item.status == "passed" for item in result.items)
 
 
-def _notes(result: SubmissionResult) -> _List:
-    return _List(tuple((note,) for note in result.notes))
+def _notes(result: SubmissionResult) -> BulletList:
+    return BulletList(tuple((note,) for note in result.notes))
 
 
 # --- the blocks an item's details are made of -------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Code:
+class Code:
     """Literal text: a name, a value, a command (a code span in markdown)."""
 
     text: str
 
 
 @dataclass(frozen=True)
-class _Strong:
+class Strong:
     """Plain text shown in bold in markdown."""
 
     text: str
 
 
-_Inline = Union[str, _Code, _Strong]  # a str is plain text
+Inline = Union[str, Code, Strong]  # a str is plain text
 
 
 @dataclass(frozen=True)
-class _Para:
-    segments: tuple[_Inline, ...]
+class Paragraph:
+    segments: tuple[Inline, ...]
 
 
 @dataclass(frozen=True)
-class _Pre:
+class Preformatted:
     """Preformatted text (a fenced code block in markdown)."""
 
     text: str
@@ -135,11 +135,36 @@ class _Pre:
 
 
 @dataclass(frozen=True)
-class _List:
-    items: tuple[tuple[_Inline, ...], ...]
+class BulletList:
+    items: tuple[tuple[Inline, ...], ...]
 
 
-_Block = Union[_Para, _Pre, _List]
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+Cell = Union[Inline, tuple]
+"""A table cell: one inline segment, or a tuple of them."""
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[Cell, ...]
+    right_aligned: tuple[bool, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
+
+Block = Union[Paragraph, Preformatted, BulletList, Heading, Table]
+"""The blocks reports are made of: ``render_markdown_blocks`` draws them all,
+``render_text_blocks`` the paragraphs, preformatted text and lists of an item's text, and the
+class summary's HTML page the same blocks (``harness.report.summary``)."""
+
+
+def cell_segments(cell: Cell) -> tuple[Inline, ...]:
+    """A cell's inline segments."""
+    return cell if isinstance(cell, tuple) else (cell,)
 
 
 def _question_parts(question: QuestionResult) -> list[str]:
@@ -158,38 +183,38 @@ def _question_parts(question: QuestionResult) -> list[str]:
     return parts
 
 
-def _item_blocks(item: ItemResult, *, output: bool) -> list[_Block]:
-    blocks: list[_Block] = [_Para((item.summary,))] if item.summary else []
+def _item_blocks(item: ItemResult, *, output: bool) -> list[Block]:
+    blocks: list[Block] = [Paragraph((item.summary,))] if item.summary else []
     if item.kind == "claim":
         blocks += _answer_blocks(item)
     if item.status != "passed":
         if item.diagnosis:
-            blocks += [_Para((paragraph,)) for paragraph in _paragraphs(item.diagnosis)]
+            blocks += [Paragraph((paragraph,)) for paragraph in _paragraphs(item.diagnosis)]
         if item.source:
-            where: tuple[_Inline, ...] = ("Where: ", _Code(item.source))
+            where: tuple[Inline, ...] = ("Where: ", Code(item.source))
             if item.line is not None:
                 where += (f", line {item.line}",)
-            blocks.append(_Para(where))
+            blocks.append(Paragraph(where))
         if item.counterexample is not None:
             blocks += _counterexample_blocks(item.counterexample)
         if item.evidence is not None:
             blocks += _evidence_blocks(item.evidence)
     if output and item.output:
-        blocks += [_Para(("Output printed by your code:",)), _Pre(item.output)]
+        blocks += [Paragraph(("Output printed by your code:",)), Preformatted(item.output)]
     return blocks
 
 
-def _answer_blocks(item: ItemResult) -> list[_Block]:
+def _answer_blocks(item: ItemResult) -> list[Block]:
     if item.evidence is None:
-        return [_Para(("Your answer: ", _Code(_answer_text(item.answered)), "."))]
+        return [Paragraph(("Your answer: ", Code(_answer_text(item.answered)), "."))]
     return [
-        _Para(("Claim: ", item.evidence.statement)),
-        _Para(
+        Paragraph(("Claim: ", item.evidence.statement)),
+        Paragraph(
             (
                 "Your answer: ",
-                _Code(_answer_text(item.answered)),
+                Code(_answer_text(item.answered)),
                 "; correct answer: ",
-                _Code(repr(item.evidence.truth)),
+                Code(repr(item.evidence.truth)),
                 ".",
             )
         ),
@@ -204,79 +229,79 @@ def _answer_text(answered: Value | bool | None) -> str:
     return repr(answered)
 
 
-def _counterexample_blocks(example: Counterexample) -> list[_Block]:
-    blocks: list[_Block] = []
+def _counterexample_blocks(example: Counterexample) -> list[Block]:
+    blocks: list[Block] = []
     if example.inputs:
-        blocks.append(_Para(("The smallest input on which it fails:",)))
+        blocks.append(Paragraph(("The smallest input on which it fails:",)))
     context = _context_items(example.dimensions, example.activation)
     if context:
-        blocks.append(_List(context))
+        blocks.append(BulletList(context))
     if example.inputs:
-        blocks.append(_Pre(_assignments(example.inputs)))
+        blocks.append(Preformatted(_assignments(example.inputs)))
     if example.arguments:
-        blocks += [_Para(("Your function received:",)), _Pre(_assignments(example.arguments))]
+        blocks += [Paragraph(("Your function received:",)), Preformatted(_assignments(example.arguments))]
     if example.expected is not None:
         blocks += _value_blocks(_shaped("Expected", example.expected_shape), example.expected)
     if example.received is not None:
         label = _shaped("Your function returned", example.received_shape)
         blocks += _value_blocks(label, example.received)
     elif example.received_shape is not None:
-        shape = _Code(repr(example.received_shape))
-        blocks.append(_Para(("Your function returned a result of shape ", shape, ".")))
+        shape = Code(repr(example.received_shape))
+        blocks.append(Paragraph(("Your function returned a result of shape ", shape, ".")))
     if example.error is not None:
-        blocks += [_Para(("Error:",)), _Pre(example.error)]
+        blocks += [Paragraph(("Error:",)), Preformatted(example.error)]
     if example.max_abs_error is not None:
-        segments: tuple[_Inline, ...] = (
+        segments: tuple[Inline, ...] = (
             "Largest absolute difference: ",
-            _Code(format_number(example.max_abs_error)),
+            Code(format_number(example.max_abs_error)),
         )
         if example.tolerance is not None:
-            segments += (" (allowed there: ", _Code(format_number(example.tolerance)), ")")
-        blocks.append(_Para(segments + (".",)))
+            segments += (" (allowed there: ", Code(format_number(example.tolerance)), ")")
+        blocks.append(Paragraph(segments + (".",)))
     return blocks
 
 
-def _evidence_blocks(evidence: ClaimEvidence) -> list[_Block]:
-    intro: tuple[_Inline, ...] = (
+def _evidence_blocks(evidence: ClaimEvidence) -> list[Block]:
+    intro: tuple[Inline, ...] = (
         "Evidence: two inputs that differ only in ",
-        _Code(evidence.changed_variable),
+        Code(evidence.changed_variable),
     )
     if evidence.examples:
         intro += (f" (one of {evidence.examples} pairs compared)",)
-    blocks: list[_Block] = [_Para(intro + (":",))]
+    blocks: list[Block] = [Paragraph(intro + (":",))]
     context = _context_items((), evidence.activation)
     if context:
-        blocks.append(_List(context))
+        blocks.append(BulletList(context))
     for ordinal, inputs, value in (
         ("First", evidence.first_inputs, evidence.first_value),
         ("Second", evidence.second_inputs, evidence.second_value),
     ):
-        blocks += [_Para((f"{ordinal} input:",)), _Pre(_assignments(inputs))]
+        blocks += [Paragraph((f"{ordinal} input:",)), Preformatted(_assignments(inputs))]
         blocks += _value_blocks(f"Derivative at the {ordinal.lower()} input", value)
     return blocks
 
 
 def _context_items(
     dimensions: tuple[tuple[str, int], ...], activation: str | None
-) -> tuple[tuple[_Inline, ...], ...]:
-    items: list[tuple[_Inline, ...]] = []
+) -> tuple[tuple[Inline, ...], ...]:
+    items: list[tuple[Inline, ...]] = []
     if dimensions:
-        segments: list[_Inline] = ["Dimensions: "]
+        segments: list[Inline] = ["Dimensions: "]
         for index, (name, size) in enumerate(dimensions):
             segments += [", "] if index else []
-            segments.append(_Code(f"{name} = {size}"))
+            segments.append(Code(f"{name} = {size}"))
         items.append(tuple(segments))
     if activation is not None:
-        items.append(("Activation: ", _Code(activation)))
+        items.append(("Activation: ", Code(activation)))
     return tuple(items)
 
 
-def _value_blocks(label: str, value: Value) -> list[_Block]:
+def _value_blocks(label: str, value: Value) -> list[Block]:
     """A labelled value: inline when it fits on one line, else a preformatted block."""
     lines = _value_lines(value)
     if len(lines) == 1:
-        return [_Para((f"{label}: ", _Code(lines[0]), "."))]
-    return [_Para((f"{label}:",)), _Pre("\n".join(lines))]
+        return [Paragraph((f"{label}: ", Code(lines[0]), "."))]
+    return [Paragraph((f"{label}:",)), Preformatted("\n".join(lines))]
 
 
 def _shaped(label: str, shape: tuple[int, ...] | None) -> str:
@@ -305,44 +330,56 @@ def _blockquote(markdown: str) -> str:
 # --- rendering the blocks ---------------------------------------------------------------------
 
 
-def _render_markdown(blocks: Sequence[_Block]) -> str:
+def render_markdown_blocks(blocks: Sequence[Block]) -> str:
     rendered = []
     for block in blocks:
-        if isinstance(block, _Para):
-            rendered.append(_inline_markdown(block.segments))
-        elif isinstance(block, _Pre):
+        if isinstance(block, Paragraph):
+            rendered.append(inline_markdown(block.segments))
+        elif isinstance(block, Preformatted):
             rendered.append(fenced(block.text, block.info))
+        elif isinstance(block, Heading):
+            rendered.append("#" * block.level + " " + escape_text(block.text))
+        elif isinstance(block, Table):
+            lines = [
+                [inline_markdown(cell_segments(cell), in_table=True) for cell in block.header],
+                ["---:" if right else "---" for right in block.right_aligned],
+                *([inline_markdown(cell_segments(cell), in_table=True) for cell in row] for row in block.rows),
+            ]
+            rendered.append("\n".join(f"| {' | '.join(cells)} |" for cells in lines))
         else:
-            rendered.append("\n".join(f"- {_inline_markdown(item)}" for item in block.items))
+            rendered.append("\n".join(f"- {inline_markdown(item)}" for item in block.items))
     return "\n\n".join(rendered)
 
 
-def _render_text(blocks: Sequence[_Block]) -> str:
+def render_text_blocks(blocks: Sequence[Block]) -> str:
     rendered = []
     for block in blocks:
-        if isinstance(block, _Para):
+        if isinstance(block, Paragraph):
             rendered.append(_inline_text(block.segments))
-        elif isinstance(block, _Pre):
+        elif isinstance(block, Preformatted):
             text = visible(block.text, keep="\n\t").rstrip("\n")
             rendered.append("\n".join(f"    {line}".rstrip() for line in text.split("\n")))
-        else:
+        elif isinstance(block, BulletList):
             rendered.append("\n".join(f"- {_inline_text(item)}" for item in block.items))
+        else:
+            raise TypeError(f"the text renderer draws no {type(block).__name__}")
     return "\n\n".join(rendered)
 
 
-def _inline_markdown(segments: Sequence[_Inline]) -> str:
+def inline_markdown(segments: Sequence[Inline], *, in_table: bool = False) -> str:
+    """Inline segments as markdown; ``in_table``: on one line, safe inside a table cell."""
     text = ""
     for segment in segments:
-        if isinstance(segment, _Code):
-            text += inline_code(segment.text)
-        elif isinstance(segment, _Strong):
+        if isinstance(segment, Code):
+            text += inline_code(segment.text, in_table=in_table)
+        elif isinstance(segment, Strong):
             text += f"**{escape_text(segment.text)}**"
         else:
-            text += _escape_inline(segment, multiline=True)
-    return _escape_line_starts(text)
+            text += _escape_inline(segment, multiline=not in_table)
+    return text if in_table else _escape_line_starts(text)
 
 
-def _inline_text(segments: Sequence[_Inline]) -> str:
+def _inline_text(segments: Sequence[Inline]) -> str:
     text = "".join(
         visible(segment, keep="\n\t") if isinstance(segment, str) else visible(segment.text)
         for segment in segments
@@ -492,34 +529,34 @@ def reproduction_markdown(
     settings: RunSettings, spec_file: str | None, *, command: bool = True
 ) -> str:
     """The settings that reproduce a run, as markdown (report.md, summary.md)."""
-    items: list[tuple[_Inline, ...]] = []
+    items: list[tuple[Inline, ...]] = []
     if spec_file is not None:
-        items.append(("Spec file: ", _Code(spec_file)))
+        items.append(("Spec file: ", Code(spec_file)))
     items += [
-        ("Seed: ", _Code(str(settings.seed))),
-        ("Examples per item: ", _Code(str(settings.examples))),
+        ("Seed: ", Code(str(settings.seed))),
+        ("Examples per item: ", Code(str(settings.examples))),
         (
             "Tolerance: ",
-            _Code(f"rtol = {format_number(settings.rtol)}"),
+            Code(f"rtol = {format_number(settings.rtol)}"),
             ", ",
-            _Code(f"atol = {format_number(settings.atol)}"),
+            Code(f"atol = {format_number(settings.atol)}"),
         ),
-        ("Reference precision: ", _Code(str(settings.reference_digits)), " digits"),
-        ("Isolation: ", _Code(settings.isolation)),
+        ("Reference precision: ", Code(str(settings.reference_digits)), " digits"),
+        ("Isolation: ", Code(settings.isolation)),
         (
             "Versions: harness ",
-            _Code(settings.harness_version),
+            Code(settings.harness_version),
             ", Hypothesis ",
-            _Code(settings.hypothesis_version),
+            Code(settings.hypothesis_version),
             ", numpy ",
-            _Code(settings.numpy_version),
+            Code(settings.numpy_version),
             ", mpmath ",
-            _Code(settings.mpmath_version),
+            Code(settings.mpmath_version),
             ", Python ",
-            _Code(settings.python_version),
+            Code(settings.python_version),
         ),
     ]
-    blocks: list[_Block] = [_List(tuple(items))]
+    blocks: list[Block] = [BulletList(tuple(items))]
     if command:
-        blocks += [_Para(("Command:",)), _Pre(settings.command, "sh")]
-    return _render_markdown(blocks)
+        blocks += [Paragraph(("Command:",)), Preformatted(settings.command, "sh")]
+    return render_markdown_blocks(blocks)

@@ -20,9 +20,15 @@ from typing import Union
 
 from harness.report.charts import histogram
 from harness.report.markdown import (
-    escape_text,
+    Block,
+    Code,
+    Heading,
+    Paragraph,
+    Preformatted,
+    Table,
+    cell_segments,
     format_score,
-    inline_code,
+    render_markdown_blocks,
     reproduction_markdown,
 )
 from harness.results import ItemResult, RunSettings, SubmissionResult
@@ -34,39 +40,7 @@ MAX_NAMES = 20
 """Submissions named per mistake in the summary; mistakes.csv lists every one."""
 
 
-# -- a tiny document model ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Code:
-    """A cell or phrase shown as code (a submission's folder name, an item's name)."""
-
-    text: str
-
-
-Text = Union[str, Code, tuple]  # a tuple joins its parts
-
-
-@dataclass(frozen=True)
-class Heading:
-    text: str
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    text: Text
-
-
-@dataclass(frozen=True)
-class Table:
-    header: tuple[Text, ...]
-    right_aligned: tuple[bool, ...]
-    rows: tuple[tuple[Text, ...], ...]
-
-
-@dataclass(frozen=True)
-class Preformatted:
-    text: str
-
-
+# -- the blocks only the summary has -------------------------------------------------------------
 @dataclass(frozen=True)
 class Histogram(Preformatted):
     """The text histogram of the totals: in HTML only when there is no chart to show instead."""
@@ -82,20 +56,20 @@ class Chart:
 
 @dataclass(frozen=True)
 class Markdown:
-    """A block only markdown has a renderer for; HTML shows its source as preformatted text."""
+    """Markdown made elsewhere (the reproduction settings); HTML shows its source as text."""
 
     text: str
 
 
-Block = Union[Heading, Paragraph, Table, Preformatted, Histogram, Chart, Markdown]
+SummaryBlock = Union[Block, Histogram, Chart, Markdown]
 
 
 # -- the summary ---------------------------------------------------------------------------------
-def summary_blocks(results: Sequence[SubmissionResult], *, chart: bool = False) -> list[Block]:
+def summary_blocks(results: Sequence[SubmissionResult], *, chart: bool = False) -> list[SummaryBlock]:
     """The class summary as blocks; ``chart`` adds the chart of the totals (``CHART_FILE``)."""
     rows = _sorted(results)
     if not rows:
-        return [Heading("Class summary"), Paragraph("No submissions were graded.")]
+        return [Heading("Class summary", 1), Paragraph(("No submissions were graded.",))]
     names = _test_names(rows)
     by_name = [_items_by_name(result) for result in rows]
     ungradable = [result for result in rows if result.not_gradable is not None]
@@ -103,13 +77,13 @@ def summary_blocks(results: Sequence[SubmissionResult], *, chart: bool = False) 
     intro: tuple = (counted, Code(rows[0].spec_file), ".")
     if ungradable:
         intro += (f" {len(ungradable)} could not be graded at all (see below).",)
-    blocks: list[Block] = [Heading(f"Class summary: {rows[0].assignment}"), Paragraph(intro)]
+    blocks: list[SummaryBlock] = [Heading(f"Class summary: {rows[0].assignment}", 1), Paragraph(intro)]
     graded = graded_results(rows)
     if graded:
         blocks += [Heading("Totals")]
         if ungradable:
             plural = "s" if len(graded) != 1 else ""
-            blocks.append(Paragraph(f"Of the {len(graded)} submission{plural} that could be graded."))
+            blocks.append(Paragraph((f"Of the {len(graded)} submission{plural} that could be graded.",)))
         blocks.append(_totals_table(graded))
         if chart:
             blocks.append(Chart(CHART_FILE, "Distribution of the totals"))
@@ -227,12 +201,12 @@ def _mistake_counts(items: Sequence[ItemResult]) -> list[tuple[str, list[ItemRes
     return sorted(kinds.items(), key=lambda entry: (-len(entry[1]), entry[0]))
 
 
-def _mistake_blocks(rows, names, by_name) -> list[Block]:
+def _mistake_blocks(rows, names, by_name) -> list[SummaryBlock]:
     """The mistakes of the class: how often each kind occurs, and per item who made it."""
     every = [items[name] for items in by_name for name in names if name in items]
     overall = _mistake_counts(every)
     if not overall:
-        return [Heading("Mistakes"), Paragraph("No mistakes: every item passed for every submission.")]
+        return [Heading("Mistakes"), Paragraph(("No mistakes: every item passed for every submission.",))]
     owners = {id(item): result.submission for result, items in zip(rows, by_name) for item in items.values()}
     detail = []
     for name in names:
@@ -253,12 +227,12 @@ def _mistake_blocks(rows, names, by_name) -> list[Block]:
     )
     return [
         Heading("Mistakes"),
-        Paragraph(f"Every failed item has a diagnosis; across the class: {summary}."),
+        Paragraph((f"Every failed item has a diagnosis; across the class: {summary}.",)),
         Table(("item", "mistake", "submissions", "who"), (False, False, True, False), tuple(detail)),
     ]
 
 
-def _settings_blocks(rows: Sequence[SubmissionResult]) -> list[Block]:
+def _settings_blocks(rows: Sequence[SubmissionResult]) -> list[SummaryBlock]:
     """The settings shared by the run, grouped if submissions were graded differently.
 
     Commands differ per submission, so each report.md gives its own; the rest should be shared.
@@ -271,7 +245,7 @@ def _settings_blocks(rows: Sequence[SubmissionResult]) -> list[Block]:
     if len(groups) == 1:
         (settings,) = groups
         return [Markdown(reproduction_markdown(settings, None, command=False)), note]
-    blocks: list[Block] = [Paragraph("The submissions were not all graded with the same settings.")]
+    blocks: list[SummaryBlock] = [Paragraph(("The submissions were not all graded with the same settings.",))]
     for settings, submissions in groups.items():
         names: list = []
         for index, name in enumerate(submissions):
@@ -286,6 +260,14 @@ def _settings_blocks(rows: Sequence[SubmissionResult]) -> list[Block]:
 def render_class_summary(results: Sequence[SubmissionResult], *, chart: bool = False) -> str:
     """Render ``<out>/summary.md``: the distribution of totals, scores, items, mistakes, settings."""
     return "\n\n".join(_markdown_block(block) for block in summary_blocks(results, chart=chart)) + "\n"
+
+
+def _markdown_block(block: SummaryBlock) -> str:
+    if isinstance(block, Chart):
+        return f"![{block.alt}]({block.file})"
+    if isinstance(block, Markdown):
+        return block.text
+    return render_markdown_blocks([block])
 
 
 def render_class_html(results: Sequence[SubmissionResult], chart_svg: str | None = None) -> str:
@@ -307,53 +289,23 @@ _STYLE = (
 )
 
 
-def _markdown_text(text: Text, *, in_table: bool = False) -> str:
-    if isinstance(text, Code):
-        return inline_code(text.text, in_table=in_table)
-    if isinstance(text, tuple):
-        return "".join(_markdown_text(part, in_table=in_table) for part in text)
-    return escape_text(text)
+def _html_text(segments: tuple) -> str:
+    return "".join(
+        f"<code>{html.escape(segment.text)}</code>" if isinstance(segment, Code) else html.escape(str(segment))
+        for segment in segments
+    )
 
 
-def _markdown_block(block: Block) -> str:
+def _html_block(block: SummaryBlock, chart_svg: str | None) -> str:
     if isinstance(block, Heading):
-        return ("# " if block.text.startswith("Class summary") else "## ") + escape_text(block.text)
+        return f"<h{block.level}>{html.escape(block.text)}</h{block.level}>"
     if isinstance(block, Paragraph):
-        return _markdown_text(block.text)
-    if isinstance(block, Table):
-        lines = [[_markdown_text(cell, in_table=True) for cell in block.header],
-                 ["---:" if right else "---" for right in block.right_aligned],
-                 *([_markdown_text(cell, in_table=True) for cell in row] for row in block.rows)]
-        return "\n".join(f"| {' | '.join(cells)} |" for cells in lines)
-    if isinstance(block, Preformatted):
-        fence = "```"
-        while fence in block.text:
-            fence += "`"
-        return f"{fence}text\n{block.text}\n{fence}"
-    if isinstance(block, Chart):
-        return f"![{block.alt}]({block.file})"
-    return block.text
-
-
-def _html_text(text: Text) -> str:
-    if isinstance(text, Code):
-        return f"<code>{html.escape(text.text)}</code>"
-    if isinstance(text, tuple):
-        return "".join(_html_text(part) for part in text)
-    return html.escape(text)
-
-
-def _html_block(block: Block, chart_svg: str | None) -> str:
-    if isinstance(block, Heading):
-        tag = "h1" if block.text.startswith("Class summary") else "h2"
-        return f"<{tag}>{html.escape(block.text)}</{tag}>"
-    if isinstance(block, Paragraph):
-        return f"<p>{_html_text(block.text)}</p>"
+        return f"<p>{_html_text(block.segments)}</p>"
     if isinstance(block, Table):
         def cells(tag: str, row: tuple) -> str:
             right_aligned = ' class="r"'
             return "".join(
-                f"<{tag}{right_aligned if right else ''}>{_html_text(cell)}</{tag}>"
+                f"<{tag}{right_aligned if right else ''}>{_html_text(cell_segments(cell))}</{tag}>"
                 for cell, right in zip(row, block.right_aligned)
             )
 
