@@ -6,16 +6,21 @@ Run from the repository root:
 
 It lays out a student repository in a temporary folder (the bundled `sample_student` files, the
 scalar Question 2 spec, and a `[tool.harness]` table pointing at them), with a reference cache of
-its own, and times, each as a fresh process: `harness grade` cold (empty cache) and warm, then
-`pytest` twice (the first run finds the cache `harness grade` left; the second is what a student
-re-running the tests pays). The figure to watch: the second pytest run against the warm
-`harness grade`, which should be no more than about 2x (pytest's own start-up and collection).
+its own, and times, each as a fresh process: `harness grade` cold (empty cache), then warm, then
+`pytest` (the first run finds the cache `harness grade` left; later runs are what a student
+re-running the tests pays); warm figures are the median of three runs. The figure to watch: a
+repeated pytest run against the warm `harness grade`, which should be no more than about 2x
+(pytest's own start-up and collection). With PYTHONDONTWRITEBYTECODE set, Python caches no
+bytecode and pytest rewrites the assertions of every plugin module again on every run (about 1 s
+here); the script says so when it is set, and `--bytecode` runs with it unset, as on most machines.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +41,10 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
     return took
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bytecode", action="store_true", help="run with PYTHONDONTWRITEBYTECODE unset")
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-student-") as temporary:
         repo = Path(temporary) / "repo"
         shutil.copytree(STUDENT, repo)
@@ -46,18 +54,22 @@ def main() -> int:
             f'[tool.harness]\nspecs = ["specs/{SPEC.name}"]\nsubmission = "."\nout = "reports"\n'
         )
         env = {**os.environ, "HARNESS_CACHE_DIR": str(Path(temporary) / "cache")}
+        if args.bytecode:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
         grade = [sys.executable, "-m", "harness", "grade", "--jobs", "1", "-q"]
-        pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "specs"]
+        pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]  # what a student types
         figures = {
             "harness grade, cold cache": timed(grade, repo, env),
-            "harness grade, warm cache": timed(grade, repo, env),
+            "harness grade, warm cache": statistics.median(timed(grade, repo, env) for _ in range(3)),
             "pytest, first run": timed(pytest, repo, env),
-            "pytest, second run": timed(pytest, repo, env),
+            "pytest, again": statistics.median(timed(pytest, repo, env) for _ in range(3)),
         }
+    if env.get("PYTHONDONTWRITEBYTECODE"):
+        print("PYTHONDONTWRITEBYTECODE is set: no bytecode is cached, pytest rewrites assertions on every run")
     for name, seconds in figures.items():
         print(f"{name:28} {seconds:6.2f} s")
-    ratio = figures["pytest, second run"] / figures["harness grade, warm cache"]
-    print(f"{'second pytest / warm grade':28} {ratio:6.2f}x")
+    ratio = figures["pytest, again"] / figures["harness grade, warm cache"]
+    print(f"{'pytest again / warm grade':28} {ratio:6.2f}x")
     return 0
 
 
