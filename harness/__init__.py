@@ -41,6 +41,8 @@ _EXPORTS: dict[str, str] = {
     "grade": "harness.grading",
     "grade_all": "harness.grading",
     "warm_cache": "harness.grading",
+    "write_lock": "harness.grading",
+    "lock_path": "harness.lock",
     "ProgressPrinter": "harness.progress",
     # checking a spec before grading
     "Finding": "harness.checkspec",
@@ -121,7 +123,9 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
         grade_all,
         survey,
         warm_cache,
+        write_lock,
     )
+    from harness.lock import lock_path
     from harness.outputs import write_atomically, write_class, write_submission
     from harness.progress import ProgressPrinter
     from harness.report import (

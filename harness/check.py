@@ -35,7 +35,8 @@ from harness.judge import Record, Verdict, diagnose, judge
 from harness.oracle import REFERENCE_SOURCES, Oracle
 from harness.results import ClaimEvidence, Counterexample, ItemResult, as_value
 from harness.search import collect, derived_seed
-from harness.shrink import NOT_SHRUNK, Judged, Shrinker
+from harness.lock import Lock
+from harness.shrink import NOT_SHRUNK, Judged, Shrinker, shrink_locked
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
 from harness.store import Memory, Store, source_digest
 from harness.strategies import Example, examples
@@ -94,7 +95,8 @@ class Checker:
     """Checks the items of one assignment for any number of submissions, remembering what they share."""
 
     def __init__(
-        self, assignment: Assignment, *, seed: int | None = None, examples: int | None = None, store: Store | None = None
+        self, assignment: Assignment, *, seed: int | None = None, examples: int | None = None, store: Store | None = None,
+        lock: Lock | None = None,
     ) -> None:
         self.assignment = assignment
         self.seed = assignment.settings.seed if seed is None else seed
@@ -103,8 +105,10 @@ class Checker:
         self.oracle = Oracle(assignment.model, spec=assignment.digest, digits=digits, store=store)
         self.memory = Memory(self.oracle.memory.store, ("harness check", assignment.digest, digits), _CHECK_CODE)
         self.shrinker = Shrinker(self.memory)
+        self.lock = lock
+        """The locked inputs, when grading uses a lock (``harness.lock``): then Hypothesis is not used."""
         # Drawn inputs depend on these versions too; they are part of every key that holds inputs.
-        self._versions = (hypothesis.__version__, np.__version__, self.seed)
+        self._versions = ("locked", lock.digest, self.seed) if lock else (hypothesis.__version__, np.__version__, self.seed)
 
     # -- inputs -------------------------------------------------------------------------------
     def example_count(self, item: DerivativeItem | ClaimItem) -> int:
@@ -116,6 +120,8 @@ class Checker:
 
     def draw(self, question: Question, activation: str | None, count: int) -> list[Example]:
         """The survey's inputs for one question and activation: the same for every submission."""
+        if self.lock is not None:
+            return self.lock.draw(question.id, activation, count)
 
         def compute() -> list[Example]:
             strategy = examples(self.assignment.model, activation)
@@ -222,7 +228,9 @@ class Checker:
         if not failing:
             return len(drawn)
         example, (verdict, output) = failing[0]
-        if verdict.kind not in NOT_SHRUNK:
+        if verdict.kind not in NOT_SHRUNK and self.lock is not None:
+            example, (verdict, output) = shrink_locked(self.assignment.model, activation, drawn, survey, ask)
+        elif verdict.kind not in NOT_SHRUNK:
             place = ("shrink", *self._versions, question.id, item.name, activation)
             strategy = examples(self.assignment.model, activation)
             seed = self.seed_for(question, activation)
@@ -260,6 +268,8 @@ class Checker:
     def claim_evidence(self, question: Question, item: ClaimItem) -> ClaimEvidence:
         """Establish a claim numerically (once per store, so once for a class and later runs)."""
         count = self.example_count(item)
+        if self.lock is not None:
+            return self.lock.claim(question.id, item.name, count)
 
         def compute() -> ClaimEvidence:
             return claims.establish(

@@ -57,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(check)
     _add_speed_options(check)
 
+    lock = commands.add_parser(
+        "lock", help="lock the drawn inputs of specs, whatever library versions grade them",
+        description="Draw each spec's survey inputs and claims' evidence now and write them to SPEC.lock.json "
+        "beside the spec. Grading uses a lock made for the same spec and settings instead of drawing, and "
+        "shrinks failures without Hypothesis, so every machine grades on the same inputs.",
+    )
+    lock.add_argument("specs", nargs="*", type=Path, metavar="SPEC")
+    _add_input_options(lock)
+
     cache = commands.add_parser(
         "cache", help="show, clear or warm the reference cache",
         description="The reference cache keeps true values and drawn inputs between runs, in "
@@ -241,6 +250,14 @@ def _check_spec(args: argparse.Namespace) -> int:
     return status
 
 
+def _lock(args: argparse.Namespace) -> int:
+    config = find_config(Path.cwd()).override(seed=args.seed, examples=args.examples)
+    for path in harness.spec_paths(args.specs, config):
+        written = harness.write_lock(harness.load_spec(path), seed=config.seed, examples=config.examples)
+        print(f"wrote {written}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _cache(args: argparse.Namespace) -> int:
     if args.action == "warm":
         config = find_config(Path.cwd()).override(seed=args.seed, examples=args.examples)
@@ -299,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check_spec(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "lock":
+            return _lock(args)
         if args.command == "init-ci":
             return _init_ci(args)
         if args.command == "gradescope":

@@ -32,6 +32,8 @@ from harness.answering import Submission
 from harness.answers import ANSWERS_FILE, load_answers
 from harness.check import Checker
 from harness.discovery import not_gradable
+from harness import lock
+from harness.lock import read_lock
 from harness.errors import InternalError, SandboxUnavailable, UsageError
 from harness.outputs import write_class, write_submission
 from harness.parallel import GradingPool, graded, warm
@@ -65,7 +67,9 @@ def checker_for(assignment: Assignment, options: GradeOptions, store: Store | No
     """The checker grading ``assignment`` with ``options``' seed and examples, remembering in ``store``."""
     if store is None and options.cache_dir is not None:
         store = open_cache(options.cache_dir)
-    return Checker(assignment, seed=options.seed, examples=options.examples, store=store)
+    seed = assignment.settings.seed if options.seed is None else options.seed
+    lock = read_lock(assignment, seed, options.examples)
+    return Checker(assignment, seed=seed, examples=options.examples, store=store, lock=lock)
 
 
 class Grader:
@@ -189,12 +193,13 @@ def _run_settings(checker: Checker, isolation: str, command: str) -> RunSettings
         atol=settings.atol,
         reference_digits=settings.reference_digits,
         harness_version=__version__,
-        hypothesis_version=hypothesis.__version__,
+        hypothesis_version="not used" if checker.lock else hypothesis.__version__,
         numpy_version=np.__version__,
         mpmath_version=mpmath.__version__,
         python_version=platform.python_version(),
         isolation=isolation,
         command=command,
+        inputs=checker.lock.description if checker.lock else None,
     )
 
 
@@ -320,6 +325,12 @@ def survey(assignment: Assignment, options: GradeOptions = GradeOptions()) -> li
                         arguments = checker.arguments(item, example, activation, question.offered(item))
                         calls.append(SurveyCall(question, item, activation, arguments))
     return calls
+
+
+def write_lock(assignment: Assignment, *, seed: int | None = None, examples: int | None = None) -> Path:
+    """Draw ``assignment``'s inputs and claims' evidence now and write its lock beside the spec."""
+    seed = assignment.settings.seed if seed is None else seed
+    return lock.write_lock(Checker(assignment, seed=seed, examples=examples))
 
 
 def _processes(jobs: int) -> int:

@@ -147,6 +147,8 @@ class RunSettings:
     """Which isolation layers were active (``"process+rlimits"``, ``"bubblewrap"``, ...)."""
     command: str
     """A command line that reproduces this result."""
+    inputs: str | None = None
+    """Where the inputs came from when not drawn by Hypothesis: ``"locked by q2.lock.json (sha256 ...)"``."""
 
 
 @dataclass(frozen=True)

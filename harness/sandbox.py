@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,10 @@ SANDBOX_SUBMISSION = "/submission"
 SANDBOX_TMP_BYTES = 16 << 20
 _PROBE_TIMEOUT = 30.0
 _LIBRARY_DIRS = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32", "/usr/lib64")
+
+
+_PATH = re.compile(r"/(?:[^\s/:'\"()]+/)+([^\s/:'\"()]+)")
+"""An absolute path in a probe's message; its last part is kept."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,8 @@ class Sandbox:
         layers.append("rlimits")
         text = ", ".join(layers)
         if self.problems:
-            text += " (" + "; ".join(self.problems) + ")"
+            # Reports quote this line: paths on this machine (a venv under /tmp) must not reach them.
+            text += " (" + "; ".join(_PATH.sub(r"…/\1", problem) for problem in self.problems) + ")"
         return text
 
     def command(self, submission_copy: Path, worker_arguments: Sequence[str]) -> list[str]:

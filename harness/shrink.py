@@ -33,7 +33,8 @@ from harness.codecs import decode_examples, encode_examples
 from harness.judge import Verdict
 from harness.search import find_minimal
 from harness.store import Codec, Memory
-from harness.strategies import Example
+from harness.model import Model
+from harness.strategies import Example, within_float64_range
 
 SHRINK_BUDGET = 200
 """New inputs the shrinker may ask the submission about per failing item."""
@@ -285,3 +286,66 @@ class Shrinker:
 
 
 _DIVERGED = object()
+
+
+def shrink_locked(
+    model: Model, activation: str | None, drawn: Sequence[Example], survey: Mapping[tuple, Judged], ask: Ask
+) -> tuple[Example, Judged]:
+    """A small failing input found without Hypothesis, for grading on locked inputs (``harness.lock``).
+
+    Starts from the simplest failing surveyed input (fewest and smallest entries), then tries, entry
+    by entry in a fixed order, simpler values (0, ±1, the nearest integer, one or two significant
+    digits: smaller, or shorter to write) that stay in the variable's domain and gradable, keeping
+    each change under which the answer still fails, until none helps or ``SHRINK_BUDGET`` inputs
+    have been asked. The same submission
+    always gets the same input, whatever library versions are installed.
+    """
+    failing = [example for example in drawn if example.key() in survey and not survey[example.key()][0].ok]
+    best = min(failing, key=_simplicity)
+    judged = survey[best.key()]
+    budget = SHRINK_BUDGET
+    improved = True
+    while improved and budget > 0:
+        improved = False
+        for candidate in _simpler(model, best):
+            if not within_float64_range(model, candidate, activation):
+                continue
+            (answer,) = ask([candidate])
+            budget -= 1
+            if answer[0].kind in NOT_SHRUNK:  # each further try could cost a time limit
+                budget = 0
+            if not answer[0].ok and answer[0].kind not in NOT_SHRUNK:
+                best, judged, improved = candidate, answer, True
+                break
+            if budget <= 0:
+                break
+    return best, judged
+
+
+def _simplicity(example: Example) -> tuple:
+    values = [float(v) for _, array in example.values for v in np.ravel(array)]
+    return (sum(size for _, size in example.sizes), sum(v != 0 for v in values), sum(abs(v) for v in values),
+            example.key())
+
+
+def _simpler(model: Model, example: Example):
+    """Inputs one entry simpler than ``example``, in a fixed order."""
+    for name, array in example.values:
+        low, high = model.variable(name).domain
+        flat = np.ravel(array)
+        for index, value in enumerate(flat):
+            value = float(value)
+            for target in (0.0, 1.0, -1.0, float(round(value)), float(f"{value:.1g}"), float(f"{value:.2g}")):
+                if target == value or not low <= target <= high:
+                    continue
+                if abs(target) > abs(value) and _digits(target) >= _digits(value):
+                    continue
+                changed = flat.astype(np.float64, copy=True)
+                changed[index] = target
+                yield example.replace(name, changed.reshape(np.shape(array)))
+
+
+def _digits(value: float) -> int:
+    """How many significant digits the shortest text of ``value`` has (``4.5`` has 2)."""
+    mantissa = repr(abs(value)).split("e")[0].replace(".", "").strip("0")
+    return len(mantissa)

@@ -208,3 +208,13 @@ def test_a_malformed_spec_stops_the_build_with_the_spec_error(tmp_path, capsys):
         f"harness: error: {spec}:23: at questions[0].items[0].points: expected a number >= 0; found 'two' (a string)\n"
     )
     assert not (tmp_path / "autograder.zip").exists()
+
+
+def test_a_lock_beside_a_spec_travels_with_it_into_the_bundle(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    shutil.copy(SPEC, spec)
+    assert main(["lock", str(spec)]) == 0
+    path = tmp_path / "autograder.zip"
+    assert main(["gradescope", str(spec), "-o", str(path)]) == 0
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("specs/tiny.lock.json") == (tmp_path / "tiny.lock.json").read_bytes()

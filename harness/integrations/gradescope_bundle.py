@@ -30,7 +30,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import GradeOptions, UsageError, load_spec
+from harness import GradeOptions, UsageError, load_spec, lock_path
 from harness.integrations import vendor
 from harness.integrations.autograder import crash_results
 
@@ -96,8 +96,11 @@ def build_bundle(specs: Sequence[Path], output: Path, options: GradeOptions = Gr
         "setup.sh": (_setup_script(names, options).encode(), 0o755),
         "run_autograder": (_run_script(names, options, points).encode(), 0o755),
     }
-    for name, path in zip(names, specs):
+    for name, path, assignment in zip(names, specs, assignments):
         files[name] = (Path(path).read_bytes(), 0o644)
+        lock = lock_path(assignment)  # a lock of the drawn inputs travels with its spec
+        if lock.is_file():
+            files[f"specs/{lock.name}"] = (lock.read_bytes(), 0o644)
     for name, data in vendor.source_tree("harness gradescope, in the autograder bundle").items():
         files[f"harness-src/{name}"] = (data, 0o644)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -542,6 +542,7 @@ def reproduction_markdown(
             Code(f"atol = {format_number(settings.atol)}"),
         ),
         ("Reference precision: ", Code(str(settings.reference_digits)), " digits"),
+        *((("Inputs: ", Code(settings.inputs)),) if settings.inputs else ()),
         ("Isolation: ", Code(settings.isolation)),
         (
             "Versions: harness ",
