@@ -112,6 +112,10 @@ class WorkerFailure(Exception):
         self.budget_spent = False  # the submission's time is up: not the fault of this request
 
 
+SUBMISSION_IN_OUTPUT = "<submission>"
+"""What the submission's temporary copy is called in captured output (its path changes every run)."""
+
+
 class Worker:
     """One live worker process and the parent's ends of its three pipes."""
 
@@ -119,6 +123,8 @@ class Worker:
                  name: str) -> None:
         """Start a worker on the submission's ``copy``; ``name`` names its cgroup where there is one."""
         self.limits = limits
+        # Where the copy lies differs on every run (a temporary folder): output names it alike.
+        self.copy_paths = sorted({str(copy), str(Path(copy).resolve())}, key=len, reverse=True)
         self.token = secrets.token_hex(16)
         self.mark = f"\x00harness-end-of-output:{self.token}\x00".encode("ascii")  # as _worker.py writes it
         self.imported: set[str] = set()
@@ -297,6 +303,8 @@ class Worker:
             data, total = self._take()
         limit = self.limits.output_bytes
         text = data.decode("utf-8", errors="backslashreplace")
+        for path in self.copy_paths:
+            text = text.replace(path, SUBMISSION_IN_OUTPUT)
         if total > limit:
             return escape_text(text[:limit], limit) + f"\n... [{total - limit} more bytes of output not shown]"
         return escape_text(text, limit)

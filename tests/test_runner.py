@@ -329,3 +329,14 @@ def test_escape_text_keeps_newlines_and_escapes_control_characters():
     assert escape_text("a\x1b[2J\tb\nc\x00\u0085", 100) == "a\\x1b[2J\tb\nc\\x00\\x85"
     assert escape_text("line\nbreak", 100, keep_newlines=False) == "line\\x0abreak"
     assert escape_text("abcdef", 3) == "abc... [3 more characters]"
+
+
+@pytest.mark.parametrize("bwrap", ["", None], ids=["sandbox found here", "without bubblewrap"])
+def test_captured_output_names_the_temporary_copy_alike_on_every_run(tmp_path, bwrap):
+    module = "import os\n\n\ndef where(x):\n    print(os.getcwd(), __file__)\n    return x\n"
+    folder = make_submission(tmp_path / "s", q2_4=module)
+    outputs = []
+    for _ in range(2):
+        with SubmissionRunner(folder, LIMITS, sandbox=sandbox.detect(bwrap=bwrap)) as runner:
+            outputs.append(runner.call("q2_4", "where", {"x": np.array(1.0)}).output)
+    assert outputs[0] == outputs[1] and str(tmp_path) not in outputs[0] and "/tmp/" not in outputs[0]
