@@ -68,6 +68,7 @@ Every failed item has a diagnosis; across the class: not checked: 1 submission; 
 - Examples per item: `100`
 - Tolerance: `rtol = 1e-07`, `atol = 1e-12`
 - Reference precision: `30` digits
+- Inputs: `drawn from the seed by Hypothesis (no lock)`
 - Isolation: `process+rlimits`
 - Versions: harness `0.1.0`, Hypothesis `6.100.0`, numpy `1.26.4`, mpmath `1.3.0`, Python `3.11.9`
 

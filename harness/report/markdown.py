@@ -525,6 +525,10 @@ def fenced(text: str, info: str = "text") -> str:
     return f"{fence}{info}\n{text}\n{fence}"
 
 
+NOT_LOCKED = "drawn from the seed by Hypothesis (no lock)"
+"""What reports say of inputs that no lock fixed (``harness lock`` makes one)."""
+
+
 def reproduction_markdown(
     settings: RunSettings, spec_file: str | None, *, command: bool = True
 ) -> str:
@@ -542,7 +546,7 @@ def reproduction_markdown(
             Code(f"atol = {format_number(settings.atol)}"),
         ),
         ("Reference precision: ", Code(str(settings.reference_digits)), " digits"),
-        *((("Inputs: ", Code(settings.inputs)),) if settings.inputs else ()),
+        ("Inputs: ", Code(settings.inputs or NOT_LOCKED)),
         ("Isolation: ", Code(settings.isolation)),
         (
             "Versions: harness ",
