@@ -199,7 +199,7 @@ def _run_settings(checker: Checker, isolation: str, command: str) -> RunSettings
         python_version=platform.python_version(),
         isolation=isolation,
         command=command,
-        inputs=checker.lock.description if checker.lock else None,
+        **({"inputs": checker.lock.description} if checker.lock else {}),
     )
 
 

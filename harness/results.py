@@ -147,8 +147,8 @@ class RunSettings:
     """Which isolation layers were active (``"process+rlimits"``, ``"bubblewrap"``, ...)."""
     command: str
     """A command line that reproduces this result."""
-    inputs: str | None = None
-    """Where the inputs came from when not drawn by Hypothesis: ``"locked by q2.lock.json (sha256 ...)"``."""
+    inputs: str = "drawn from the seed by Hypothesis (no lock)"
+    """Where the inputs came from: drawn, or ``"locked by q2.lock.json (sha256 ...)"`` (``harness.lock``)."""
 
 
 @dataclass(frozen=True)

@@ -300,7 +300,9 @@ def shrink_locked(
     have been asked. The same submission
     always gets the same input, whatever library versions are installed.
     """
-    failing = [example for example in drawn if example.key() in survey and not survey[example.key()][0].ok]
+    judged_at = {example.key(): survey[example.key()] for example in drawn if example.key() in survey}
+    failing = [example for example in drawn if example.key() in judged_at and not judged_at[example.key()][0].ok
+               and judged_at[example.key()][0].kind not in NOT_SHRUNK]
     best = min(failing, key=_simplicity)
     judged = survey[best.key()]
     budget = SHRINK_BUDGET

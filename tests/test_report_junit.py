@@ -24,6 +24,7 @@ PASSING_JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
       <property name="python_version" value="3.11.9" />
       <property name="isolation" value="process+rlimits" />
       <property name="command" value="harness grade specs/q2_vector.yaml submissions/reference_solution --seed 20240917" />
+      <property name="inputs" value="drawn from the seed by Hypothesis (no lock)" />
     </properties>
     <testcase classname="reference_solution.2.1" name="dyhat_dw2" />
     <testcase classname="reference_solution.2.1" name="dyhat_db2" />

@@ -525,10 +525,6 @@ def fenced(text: str, info: str = "text") -> str:
     return f"{fence}{info}\n{text}\n{fence}"
 
 
-NOT_LOCKED = "drawn from the seed by Hypothesis (no lock)"
-"""What reports say of inputs that no lock fixed (``harness lock`` makes one)."""
-
-
 def reproduction_markdown(
     settings: RunSettings, spec_file: str | None, *, command: bool = True
 ) -> str:
@@ -546,7 +542,7 @@ def reproduction_markdown(
             Code(f"atol = {format_number(settings.atol)}"),
         ),
         ("Reference precision: ", Code(str(settings.reference_digits)), " digits"),
-        ("Inputs: ", Code(settings.inputs or NOT_LOCKED)),
+        ("Inputs: ", Code(settings.inputs)),
         ("Isolation: ", Code(settings.isolation)),
         (
             "Versions: harness ",
