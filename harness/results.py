@@ -148,7 +148,12 @@ class RunSettings:
     command: str
     """A command line that reproduces this result."""
     inputs: str = "drawn from the seed by Hypothesis (no lock)"
-    """Where the inputs came from: drawn, or ``"locked by q2.lock.json (sha256 ...)"`` (``harness.lock``)."""
+    """Where the inputs came from: drawn (this default), or ``"locked by q2.lock.json (sha256 ...)"``."""
+
+    @property
+    def locked(self) -> bool:
+        """Whether a lock fixed the inputs (``harness.lock``), rather than Hypothesis drawing them."""
+        return self.inputs != RunSettings.inputs
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ def test_grading_on_a_lock_uses_no_hypothesis_and_says_so(spec, tmp_path, monkey
     digest = json.loads(spec.with_name("q2.lock.json").read_text())["sha256"]
     assert result.settings.inputs == f"locked by q2.lock.json (sha256 {digest[:12]})"
     assert f"- Inputs: `locked by q2.lock.json (sha256 {digest[:12]})`" in harness.render_submission_markdown(result)
+    document = harness.gradescope_results(result)  # what Gradescope shows says so too
+    assert document["extra_data"]["inputs"] == result.settings.inputs and result.settings.locked
+    assert f"examples per item, inputs `locked by q2.lock.json (sha256 {digest[:12]})`):" in document["output"]
     sign_error = next(item for item in result.items if item.mistake == "sign error")
     assert sign_error.counterexample is not None  # shrunk by the lock's own shrinker
 

@@ -11,7 +11,7 @@ import report_samples as samples
 from harness.report import gradescope_results, render_item_markdown
 
 TOP_LEVEL_KEYS = ["score", "execution_time", "output", "output_format", "test_output_format",
-                  "test_name_format", "stdout_visibility", "tests"]
+                  "test_name_format", "stdout_visibility", "extra_data", "tests"]
 TEST_KEYS = ["name", "score", "max_score", "status", "output", "output_format", "tags", "extra_data"]
 
 SIGN_ERROR_OVERVIEW = """\
@@ -45,6 +45,7 @@ def test_sign_error_results_in_full():
         "test_output_format": "md",
         "test_name_format": "text",
         "stdout_visibility": "hidden",
+        "extra_data": {"isolation": "process+rlimits", "inputs": "drawn from the seed by Hypothesis (no lock)"},
         "tests": [
             {
                 "name": "2.1 dyhat_dw2",

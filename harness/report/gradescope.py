@@ -60,6 +60,8 @@ def gradescope_results(
         "test_output_format": "md",
         "test_name_format": "text",
         "stdout_visibility": "hidden",
+        # How the submission was graded, for the instructor: the isolation that ran, the inputs.
+        "extra_data": {"isolation": result.settings.isolation, "inputs": result.settings.inputs},
         "tests": tests,
     }
 

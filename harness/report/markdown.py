@@ -85,7 +85,9 @@ def render_overview_markdown(result: SubmissionResult) -> str:
             (
                 "Reproduce with (seed ",
                 Code(str(result.settings.seed)),
-                f", {result.settings.examples} examples per item):",
+                f", {result.settings.examples} examples per item",
+                *((", inputs ", Code(result.settings.inputs)) if result.settings.locked else ()),
+                "):",
             )
         ),
         Preformatted(result.settings.command, "sh"),
