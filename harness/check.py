@@ -108,7 +108,8 @@ class Checker:
         self.lock = lock
         """The locked inputs, when grading uses a lock (``harness.lock``): then Hypothesis is not used."""
         # Drawn inputs depend on these versions too; they are part of every key that holds inputs.
-        self._versions = ("locked", lock.digest, self.seed) if lock else (hypothesis.__version__, np.__version__, self.seed)
+        drawn_by = ("locked", lock.digest) if lock else (hypothesis.__version__, np.__version__)
+        self._versions = (*drawn_by, self.seed)
 
     # -- inputs -------------------------------------------------------------------------------
     def example_count(self, item: DerivativeItem | ClaimItem) -> int:

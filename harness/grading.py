@@ -32,9 +32,8 @@ from harness.answering import Submission
 from harness.answers import ANSWERS_FILE, load_answers
 from harness.check import Checker
 from harness.discovery import not_gradable
-from harness import lock
-from harness.lock import read_lock
 from harness.errors import InternalError, SandboxUnavailable, UsageError
+from harness.lock import read_lock, save_lock
 from harness.outputs import write_class, write_submission
 from harness.parallel import GradingPool, graded, warm
 from harness.results import ItemResult, QuestionResult, RunSettings, SubmissionResult
@@ -330,7 +329,7 @@ def survey(assignment: Assignment, options: GradeOptions = GradeOptions()) -> li
 def write_lock(assignment: Assignment, *, seed: int | None = None, examples: int | None = None) -> Path:
     """Draw ``assignment``'s inputs and claims' evidence now and write its lock beside the spec."""
     seed = assignment.settings.seed if seed is None else seed
-    return lock.write_lock(Checker(assignment, seed=seed, examples=examples))
+    return save_lock(Checker(assignment, seed=seed, examples=examples))
 
 
 def _processes(jobs: int) -> int:

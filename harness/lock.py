@@ -25,6 +25,7 @@ import numpy as np
 
 from harness.codecs import EVIDENCE, EXAMPLES
 from harness.errors import UsageError
+from harness.outputs import write_atomically
 from harness.results import ClaimEvidence
 from harness.spec import Assignment, ClaimItem, DerivativeItem
 from harness.strategies import Example
@@ -92,10 +93,8 @@ def make_lock(checker) -> dict:
     return {**document, "sha256": _digest(document)}
 
 
-def write_lock(checker) -> Path:
+def save_lock(checker) -> Path:
     """Write the lock of a ``Checker``'s assignment beside its spec; return its path."""
-    from harness.outputs import write_atomically
-
     path = lock_path(checker.assignment)
     write_atomically(path, json.dumps(make_lock(checker), sort_keys=True, separators=(",", ":")) + "\n")
     return path
