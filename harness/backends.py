@@ -25,7 +25,7 @@ import numpy as np
 from mpmath import libmp
 
 from harness.errors import FormulaError, InternalError
-from harness.functions import LIBRARY, OPERATORS, Function
+from harness.functions import LIBRARY, OPERATORS, Constant, Function
 
 MAX_MAGNITUDE_BITS = 2**20
 """An mpmath value with ``|x| >= 2**MAX_MAGNITUDE_BITS`` (about 10**315652) becomes ``±inf``."""
@@ -69,6 +69,10 @@ class Backend:
         """The 0-d array for a number written ``text`` in a formula (``value`` is Python's reading)."""
         raise NotImplementedError
 
+    def constant(self, constant: Constant) -> np.ndarray:
+        """The 0-d array of a named number (``pi``)."""
+        raise NotImplementedError
+
 
 def _with_defaults(record: Function, kernel: Callable[..., Any]) -> Callable[..., Any]:
     if not record.statics:
@@ -105,6 +109,9 @@ class Float64Backend(Backend):
             return np.asarray(float(value))
         except OverflowError:  # an int literal beyond the float range
             return np.asarray(math.inf)
+
+    def constant(self, constant: Constant) -> np.ndarray:
+        return np.asarray(constant.float64)
 
 
 FLOAT64 = Float64Backend()
@@ -236,6 +243,12 @@ class MpmathBackend(Backend):
         if text not in self._literals:
             self._literals[text] = self._finish(self.fit(self._number(value, text)), f"the literal {text}")
         return self._literals[text]
+
+    def constant(self, constant: Constant) -> np.ndarray:
+        key = "constant " + constant.name
+        if key not in self._literals:
+            self._literals[key] = self._finish(constant.mpmath(self.ctx), f"the constant {constant.name}")
+        return self._literals[key]
 
     def _number(self, value: int | float, text: str) -> Any:
         # A decimal literal means its decimal value ("0.1" is 1/10 rounded at this precision,

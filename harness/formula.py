@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Collection, Mapping
+import math
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from harness.backends import Backend
 from harness.errors import FormulaError, HarnessError
-from harness.functions import LIBRARY, OPERATORS, Function, ShapeError, Static
+from harness.functions import CONSTANTS, LIBRARY, OPERATORS, Function, ShapeError, Static
 
 DEFAULT_FUNCTIONS: frozenset[str] = frozenset(LIBRARY)
 """Every function a formula may call."""
@@ -76,6 +77,12 @@ class _Name:
 
 
 @dataclass(frozen=True)
+class _Constant:
+    name: str  # pi or e
+    column: int
+
+
+@dataclass(frozen=True)
 class _Negate:
     operand: _Node
     column: int
@@ -94,10 +101,11 @@ class _Call:
     function: str  # a library function or an activation placeholder; ".T" is "transpose"
     args: tuple[_Node, ...]
     column: int
-    statics: tuple[tuple[str, int | None], ...] = ()  # every static argument, defaults filled in
+    statics: tuple[tuple[str, int | str | None], ...] = ()  # every static argument, defaults filled in
+    # a dimension static may be a dimension's name (str), resolved to its size when evaluated
 
 
-_Node = Union[_Number, _Name, _Negate, _Binary, _Call]
+_Node = Union[_Number, _Constant, _Name, _Negate, _Binary, _Call]
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,8 @@ class Formula:
     calls: frozenset[str]
     """The functions it calls (``.T`` counts as ``transpose``), placeholders included."""
     _tree: _Node = field(repr=False, compare=False)
+    sizes: frozenset[str] = frozenset()
+    """The names it passes as sizes (``N`` in ``eye(N)``): they must be dimensions."""
 
 
 # -- parsing ---------------------------------------------------------------------------------
@@ -148,7 +158,7 @@ def parse(source: str, *, placeholders: Collection[str] = ()) -> Formula:
         raise FormulaError(f"invalid formula: {error}", source=source) from None
     checker = _Checker(source, frozenset(placeholders))
     node = checker.check(tree.body, depth=0)
-    return Formula(source, frozenset(checker.names), frozenset(checker.calls), node)
+    return Formula(source, frozenset(checker.names), frozenset(checker.calls), node, frozenset(checker.sizes))
 
 
 class _Checker:
@@ -159,6 +169,7 @@ class _Checker:
         self.placeholders = placeholders
         self.names: set[str] = set()
         self.calls: set[str] = set()
+        self.sizes: set[str] = set()
         self._line_starts = [0]
         for line in source.splitlines(keepends=True):
             self._line_starts.append(self._line_starts[-1] + len(line))
@@ -183,6 +194,8 @@ class _Checker:
             return _Number(node.value, text, column)
         if isinstance(node, ast.Name):
             self.check_name(node.id, node)
+            if node.id in CONSTANTS:
+                return _Constant(node.id, column)
             self.names.add(node.id)
             return _Name(node.id, column)
         if isinstance(node, ast.BinOp):
@@ -232,7 +245,7 @@ class _Checker:
         self.check_name(name, node.func)
         allowed = LIBRARY.keys() | self.placeholders
         if name not in allowed:
-            raise self.fail(f"unknown function {name!r}; {_suggest(name, allowed, 'the functions are')}", node)
+            raise self.fail(f"unknown function {name!r}; {_suggest_function(name, allowed)}", node)
         for argument in node.args:
             if isinstance(argument, ast.Starred):
                 raise self.fail("starred arguments ('*args') are not allowed", argument)
@@ -277,8 +290,12 @@ class _Checker:
             for static in record.statics
         )
 
-    def static_value(self, function: str, static: Static, node: ast.AST) -> int | None:
-        """An integer literal (``0``, ``-1``), or ``None`` where that is the default."""
+    def static_value(self, function: str, static: Static, node: ast.AST) -> int | str | None:
+        """An integer literal (``0``, ``-1``), ``None`` where that is the default, or a size's dimension name."""
+        if static.dimension and isinstance(node, ast.Name) and node.id not in CONSTANTS:
+            self.check_name(node.id, node)
+            self.sizes.add(node.id)
+            return node.id
         negative = isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
         literal = node.operand if negative else node
         if isinstance(literal, ast.Constant) and type(literal.value) is int:
@@ -286,11 +303,39 @@ class _Checker:
         if isinstance(node, ast.Constant) and node.value is None and static.default is None:
             return None
         name = static.name
+        if static.dimension:
+            raise self.fail(
+                f"{name} of {function}() must be a dimension name or a size, such as {function}(N) or "
+                f"{function}(3), got {ast.get_source_segment(self.source, node)!r}: it fixes the shape of the result",
+                node,
+            )
         raise self.fail(
             f"{name} of {function}() must be an integer literal such as {name}=0 or {name}=-1, got "
             f"{ast.get_source_segment(self.source, node)!r}: it fixes the shape of the result",
             node,
         )
+
+
+_ALIASES = {
+    "atan": "arctan", "asin": "arcsin", "acos": "arccos", "arctg": "arctan", "ln": "log",
+    "logistic": "sigmoid", "expit": "sigmoid", "inverse": "inv", "identity": "eye", "one_hot": "onehot",
+    "matmul": "@ (as in a @ b)", "multiply": "* (as in a * b)", "power": "** (as in a ** b)",
+    "amax": "max", "amin": "min", "slogdet": "logdet", "frobenius": "norm", "average": "mean",
+}  # fmt: skip
+"""Names users write for functions the language has under another name."""
+
+
+def _suggest_function(name: str, candidates: Collection[str]) -> str:
+    """A hint for an unknown function: its name here, else a close name, else the listing.
+
+    Closeness is strict (``det`` is not offered ``dot``): a wrong hint costs more than none.
+    """
+    if name in _ALIASES:
+        return f"did you mean {_ALIASES[name]}?" if "(" in _ALIASES[name] else f"did you mean {_ALIASES[name]!r}?"
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.75)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"the functions are: {', '.join(sorted(candidates))}"
 
 
 def _suggest(name: str, candidates: Collection[str], listing: str) -> str:
@@ -323,7 +368,7 @@ def infer_shape(formula: Formula, shapes: Mapping[str, tuple]) -> tuple:
     follow numpy, with ``@`` and ``dot`` defined for 1-D and 2-D operands.
     """
     def shape_of(node: _Node) -> tuple:
-        if isinstance(node, _Number):
+        if isinstance(node, (_Number, _Constant)):
             return ()
         if isinstance(node, _Name):
             if node.id not in shapes:
@@ -349,14 +394,22 @@ def infer_shape(formula: Formula, shapes: Mapping[str, tuple]) -> tuple:
 # -- evaluation ------------------------------------------------------------------------------
 
 
+Observer = Callable[[Function, tuple, dict], None]
+"""``observe(record, operands, statics)``: called before each operation with its arguments."""
+
+
 def evaluate(
-    formula: Formula, env: Mapping[str, Any], backend: Backend, *, bind: Mapping[str, str] = {}
+    formula: Formula, env: Mapping[str, Any], backend: Backend, *, bind: Mapping[str, str] = {},
+    observe: Observer | None = None,
 ) -> np.ndarray:
     """Evaluate ``formula`` in ``backend`` with the values of ``env`` (converted exactly).
 
     ``bind`` maps each activation placeholder the formula calls (``"s"``) to the library function
     it stands for (``"softplus"``). Shapes are checked before every operation, so a mismatch is a
-    ``FormulaError`` naming the operation and both shapes, never a numpy exception.
+    ``FormulaError`` naming the operation and both shapes, never a numpy exception. A dimension
+    name (``N``) is a number of ``env`` like any other; passed as a size (``eye(N)``) it is that
+    number as an int. ``observe`` sees every operation's arguments (the input filter of
+    ``harness.strategies`` looks for kinks and overflow with it).
     """
     for placeholder, function in bind.items():
         if function not in LIBRARY or not LIBRARY[function].activation:
@@ -369,6 +422,8 @@ def evaluate(
     def value_of(node: _Node) -> np.ndarray:
         if isinstance(node, _Number):
             return backend.literal(node.value, node.text)
+        if isinstance(node, _Constant):
+            return backend.constant(CONSTANTS[node.name])
         if isinstance(node, _Name):
             if node.id not in env:
                 raise _unknown_name(node.id, env.keys(), formula, node.column)
@@ -379,7 +434,10 @@ def evaluate(
         if isinstance(node, _Binary):
             operation, operands = node.op, (value_of(node.left), value_of(node.right))
         else:
-            operation, statics = node.function, dict(node.statics)
+            operation, statics = node.function, {
+                name: _size(value, env, formula, node) if isinstance(value, str) else value
+                for name, value in node.statics
+            }
             if operation not in LIBRARY:
                 if operation not in bind:
                     raise FormulaError(
@@ -393,6 +451,8 @@ def evaluate(
             _record(operation).result_shape(*(operand.shape for operand in operands), **statics)
         except ShapeError as error:
             raise FormulaError(str(error), source=formula.source, column=node.column) from None
+        if observe is not None:
+            observe(_record(operation), operands, statics)
         try:
             return backend.apply(operation, *operands, **statics)
         except HarnessError:
@@ -405,3 +465,17 @@ def evaluate(
             ) from error
 
     return value_of(formula._tree)
+
+
+def _size(name: str, env: Mapping[str, Any], formula: Formula, node: _Call) -> int:
+    """The size a dimension name stands for in ``env`` (``N`` in ``eye(N)``)."""
+    if name not in env:
+        raise _unknown_name(name, env.keys(), formula, node.column)
+    value = np.asarray(env[name]).reshape(-1)
+    size = float(value[0]) if value.size == 1 else math.nan
+    if not (size >= 1 and size == int(size)):
+        raise FormulaError(
+            f"{name!r} is passed as a size to {node.function}(), but its value is not a size >= 1",
+            source=formula.source, column=node.column,
+        )
+    return int(size)

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from mpmath import libmp
 
+from harness import array_kernels
 from harness.errors import InternalError
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ class Static:
     name: str
     default: int | None
     """Its value when the formula leaves it out (``None``: "not given", as numpy's ``axis=None``)."""
+    dimension: bool = False
+    """A size rather than an axis: an integer literal or a dimension name of the spec (``eye(N)``)."""
 
 
 @dataclass(frozen=True)
@@ -81,15 +84,29 @@ class Kinks:
     period: float | None
     text: str
     """How the docs write them: ``0``, ``π/2 + kπ``."""
+    also: tuple[float, ...] = ()
+    """More isolated points (``arcsin``'s domain ends at -1 and 1)."""
 
     def within(self, low: float, high: float) -> tuple[float, ...]:
         """The points in the closed interval ``[low, high]``, in increasing order."""
+        isolated = tuple(point for point in self.also if low <= point <= high)
         if self.period is None:
-            return (self.at,) if low <= self.at <= high else ()
+            return tuple(sorted(((self.at,) if low <= self.at <= high else ()) + isolated))
         first = math.ceil((low - self.at) / self.period)
         last = math.floor((high - self.at) / self.period)
         points = (self.at + k * self.period for k in range(first, last + 1))
-        return tuple(point for point in points if low <= point <= high)
+        return tuple(sorted(tuple(point for point in points if low <= point <= high) + isolated))
+
+    def distance(self, x: np.ndarray) -> float:
+        """The smallest distance of an entry of ``x`` from one of the points (inf when ``x`` is empty)."""
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if not x.size:
+            return math.inf
+        points = np.array((self.at, *self.also))
+        if self.period is None:
+            return float(np.min(np.abs(x[:, np.newaxis] - points)))
+        offsets = np.mod(x[:, np.newaxis] - points, self.period)
+        return float(np.min(np.minimum(offsets, self.period - offsets)))
 
 
 ShapeRule = Callable[..., tuple]
@@ -125,6 +142,15 @@ class Function:
     the edge of its domain (``sqrt`` at 0)."""
     operator: str | None = None
     """How an operator is written (``a + b``); ``None`` for a library function called by name."""
+    gap: Callable[..., float] | None = None
+    """For a function with kinks that are not fixed points (``maximum`` where its arguments tie, ``det``
+    where the matrix is singular): ``gap(*float64_arrays, **statics)``, how far these arguments are
+    from one (0 on it). Inputs closer than ``KINK_DISTANCE`` are not drawn."""
+    kink_text: str = ""
+    """The docs' "not differentiable at" for a function with a ``gap``."""
+    exponential: bool = False
+    """It computes ``exp`` of its argument (or a student writing it would): inputs where an argument
+    of it exceeds ``EXP_SAFE`` in size are not drawn, since float64's exp overflows there."""
 
     def __post_init__(self) -> None:
         unary_function = self.elementwise and len(self.arrays) == 1 and self.operator is None
@@ -149,12 +175,44 @@ class Function:
         """How a formula writes it: ``a + b``, ``sum(a, axis=None)``."""
         if self.operator is not None:
             return self.operator
-        arguments = [*self.arrays, *(f"{static.name}={static.default}" for static in self.statics)]
+        arguments = [
+            *self.arrays,
+            *(static.name if static.dimension and index == 0 else f"{static.name}={static.default}"
+              for index, static in enumerate(self.statics)),
+        ]
         return f"{self.name}({', '.join(arguments)})"
 
     def result_shape(self, *shapes: tuple, **statics: int | None) -> tuple:
         """The shape of the result for arguments of these (symbolic or concrete) shapes."""
         return self.shape(self.name, *shapes, **statics)
+
+    def kink_distance(self, *arrays: np.ndarray, **statics: int | None) -> float:
+        """How far float64 arguments are from where this function is not differentiable (inf: nowhere)."""
+        if self.kinks is not None:
+            return self.kinks.distance(arrays[0])
+        if self.gap is not None:
+            with np.errstate(all="ignore"):
+                return self.gap(*arrays, **statics)
+        return math.inf
+
+
+KINK_DISTANCE = 1e-6
+"""Inputs that bring an argument of a function within this distance of a kink are not drawn: the
+reference is a finite difference, and at a kink no derivative exists."""
+
+EXP_SAFE = 700.0
+"""Largest |argument| of an exponential function drawn: exp(700) ~ 1e304 still fits in float64."""
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A named number of the formula language (``pi``, ``e``)."""
+
+    name: str
+    float64: float
+    mpmath: Callable[[Any], Any]
+    """``ctx -> mpf`` at the context's precision."""
+    doc: str
 
 
 # -- shape rules -----------------------------------------------------------------------------
@@ -216,6 +274,73 @@ def _sum_shape(name: str, shape: tuple, *, axis: int | None) -> tuple:
         raise ShapeError(f"cannot apply {name} with axis={axis} to shape {format_shape(shape)}: {allowed}")
     axis %= len(shape)
     return shape[:axis] + shape[axis + 1 :]
+
+
+def _keep_axis_shape(name: str, shape: tuple, *, axis: int | None) -> tuple:
+    _sum_shape(name, shape, axis=axis)  # the same axis rule; the shape is kept
+    return shape
+
+
+def _scalar_shape(name: str, shape: tuple) -> tuple:
+    return ()
+
+
+def _square(name: str, shape: tuple) -> None:
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ShapeError(f"cannot apply {name} to shape {format_shape(shape)}: it needs a square matrix, such as [N, N]")
+
+
+def _square_to_scalar(name: str, shape: tuple) -> tuple:
+    _square(name, shape)
+    return ()
+
+
+def _square_same(name: str, shape: tuple) -> tuple:
+    _square(name, shape)
+    return shape
+
+
+def _solve_shape(name: str, matrix: tuple, rhs: tuple) -> tuple:
+    _square(name, matrix)
+    if len(rhs) not in (1, 2) or rhs[0] != matrix[0]:
+        raise ShapeError(
+            f"cannot apply {name} to shapes {format_shape(matrix)} and {format_shape(rhs)}: the right-hand "
+            f"side needs {matrix[0]} rows (a vector [{matrix[0]}] or a matrix [{matrix[0]}, K])"
+        )
+    return rhs
+
+
+def _diag_shape(name: str, shape: tuple) -> tuple:
+    if len(shape) == 1:
+        return shape + shape
+    if len(shape) == 2 and shape[0] == shape[1]:
+        return shape[:1]
+    raise ShapeError(f"cannot apply {name} to shape {format_shape(shape)}: it takes a vector or a square matrix")
+
+
+def _size_of(name: str, size: Any, what: str) -> Any:
+    if size is None:
+        raise ShapeError(f"{name} needs {what}: a dimension name or a size, as in {name}(N)")
+    if isinstance(size, int) and size < 1:
+        raise ShapeError(f"{name} needs a size >= 1, got {size}")
+    return size
+
+
+def _eye_shape(name: str, *, n: Any) -> tuple:
+    size = _size_of(name, n, "its size")
+    return (size, size)
+
+
+def _ones_shape(name: str, *, rows: Any, columns: Any) -> tuple:
+    return (_size_of(name, rows, "its size"),) + (() if columns is None else (_size_of(name, columns, "a size"),))
+
+
+def _onehot_shape(name: str, shape: tuple, *, classes: Any) -> tuple:
+    return shape + (_size_of(name, classes, "the number of classes"),)
+
+
+def _clip_shape(name: str, a: tuple, low: tuple, high: tuple) -> tuple:
+    return _broadcast(name, _broadcast(name, a, low), high)
 
 
 # -- mpmath kernels: one entry ---------------------------------------------------------------
@@ -293,6 +418,55 @@ def _expm1(b: MpmathBackend, x: Any) -> Any:
     return b.ctx.make_mpf(libmp.mpf_sub(wide, libmp.fone, prec, libmp.round_nearest))
 
 
+exp_entry = _exp
+"""The mpmath ``exp`` of one entry, capped (for the array kernels)."""
+
+log_entry = _log
+"""The mpmath ``log`` of one entry, with IEEE's answers at 0 and below (for the array kernels)."""
+
+
+def _hyperbolic(name: str) -> Callable[[MpmathBackend, Any], Any]:
+    """The mpmath kernel of ``sinh`` or ``cosh``: beyond the magnitude cap it is ``±inf``."""
+
+    def kernel(b: MpmathBackend, x: Any) -> Any:
+        if abs(x) > b.exp_limit:
+            return b.inf if (x > 0 or name == "cosh") else -b.inf
+        return b.fit(getattr(b.ctx, name)(x))
+
+    return kernel
+
+
+def _inverse_trigonometric(name: str) -> Callable[[MpmathBackend, Any], Any]:
+    """The mpmath kernel of ``arcsin`` or ``arccos``: ``nan`` outside [-1, 1], as in numpy."""
+
+    def kernel(b: MpmathBackend, x: Any) -> Any:
+        if not -1 <= x <= 1:
+            return b.nan
+        return getattr(b.ctx, name)(x)
+
+    return kernel
+
+
+def _relu(b: MpmathBackend, x: Any) -> Any:
+    return b.zero if x <= 0 else x  # nan stays nan
+
+
+def _maximum(b: MpmathBackend, x: Any, y: Any) -> Any:
+    if b.ctx.isnan(x) or b.ctx.isnan(y):
+        return b.nan
+    return x if x >= y else y
+
+
+def _minimum(b: MpmathBackend, x: Any, y: Any) -> Any:
+    if b.ctx.isnan(x) or b.ctx.isnan(y):
+        return b.nan
+    return x if x <= y else y
+
+
+def _clip(b: MpmathBackend, x: Any, low: Any, high: Any) -> Any:
+    return _minimum(b, _maximum(b, x, low), high)
+
+
 def _sqrt(b: MpmathBackend, x: Any) -> Any:
     return b.nan if x < 0 else b.ctx.sqrt(x)
 
@@ -368,11 +542,12 @@ def _elementwise(
     *,
     activation: bool = True,
     kinks: Kinks | None = None,
+    exponential: bool = False,
 ) -> Function:
     """The record of a unary elementwise library function."""
     return Function(
         name, ("a",), float64, mpmath, doc, _same,
-        elementwise=True, derivative=derivative, activation=activation, kinks=kinks,
+        elementwise=True, derivative=derivative, activation=activation, kinks=kinks, exponential=exponential,
     )  # fmt: skip
 
 
@@ -406,7 +581,8 @@ _OPERATORS: dict[str, Function] = {
 _LIBRARY: dict[str, Function] = {
     record.name: record
     for record in (
-        _elementwise("exp", np.exp, _exp, lambda ctx, x: ctx.exp(x), "`e` to the power of each entry."),
+        _elementwise("exp", np.exp, _exp, lambda ctx, x: ctx.exp(x), "`e` to the power of each entry.",
+                     exponential=True),
         _elementwise(
             "log", np.log, _log, lambda ctx, x: 1 / x,
             "Natural logarithm; `log(0)` is `-inf`, a negative entry gives `nan`.", kinks=Kinks(0.0, None, "0"),
@@ -415,16 +591,18 @@ _LIBRARY: dict[str, Function] = {
             "log1p", np.log1p, _log1p, lambda ctx, x: 1 / (1 + x),
             "`log(1 + a)`, accurate for small entries.", kinks=Kinks(-1.0, None, "-1"),
         ),
-        _elementwise("expm1", np.expm1, _expm1, lambda ctx, x: ctx.exp(x), "`exp(a) - 1`, accurate for small entries."),
+        _elementwise("expm1", np.expm1, _expm1, lambda ctx, x: ctx.exp(x), "`exp(a) - 1`, accurate for small entries.",
+                     exponential=True),
         _elementwise(
             "sqrt", np.sqrt, _sqrt, lambda ctx, x: 1 / (2 * ctx.sqrt(x)),
             "Square root; a negative entry gives `nan`.", kinks=Kinks(0.0, None, "0"),
         ),
         _elementwise("tanh", np.tanh, lambda b, x: b.ctx.tanh(x), lambda ctx, x: ctx.sech(x) ** 2,
-                     "Hyperbolic tangent."),
+                     "Hyperbolic tangent.", exponential=True),
         _elementwise("sigmoid", _sigmoid64, _sigmoid, lambda ctx, x: 1 / (4 * ctx.cosh(x / 2) ** 2),
-                     "The logistic function `1 / (1 + exp(-a))`."),
-        _elementwise("softplus", _softplus64, _softplus, lambda ctx, x: 1 / (1 + ctx.exp(-x)), "`log(1 + exp(a))`."),
+                     "The logistic function `1 / (1 + exp(-a))`.", exponential=True),
+        _elementwise("softplus", _softplus64, _softplus, lambda ctx, x: 1 / (1 + ctx.exp(-x)), "`log(1 + exp(a))`.",
+                     exponential=True),
         _elementwise("abs", np.abs, lambda b, x: abs(x), lambda ctx, x: ctx.sign(x), "Absolute value.",
                      kinks=Kinks(0.0, None, "0")),
         _elementwise("sin", np.sin, _trigonometric("sin"), lambda ctx, x: ctx.cos(x), "Sine (of radians)."),
@@ -434,11 +612,125 @@ _LIBRARY: dict[str, Function] = {
             "Tangent (of radians). Not an activation: a layer's inputs would reach its poles.",
             activation=False, kinks=Kinks(math.pi / 2, math.pi, "π/2 + kπ"),
         ),
+        _elementwise(
+            "arcsin", np.arcsin, _inverse_trigonometric("asin"), lambda ctx, x: 1 / ctx.sqrt(1 - x**2),
+            "Inverse sine, in [-π/2, π/2]; an entry outside [-1, 1] gives `nan`.",
+            activation=False, kinks=Kinks(-1.0, None, "-1, 1", also=(1.0,)),
+        ),
+        _elementwise(
+            "arccos", np.arccos, _inverse_trigonometric("acos"), lambda ctx, x: -1 / ctx.sqrt(1 - x**2),
+            "Inverse cosine, in [0, π]; an entry outside [-1, 1] gives `nan`.",
+            activation=False, kinks=Kinks(-1.0, None, "-1, 1", also=(1.0,)),
+        ),
+        _elementwise("arctan", np.arctan, lambda b, x: b.ctx.atan(x), lambda ctx, x: 1 / (1 + x**2),
+                     "Inverse tangent, in (-π/2, π/2)."),
+        _elementwise("sinh", np.sinh, _hyperbolic("sinh"), lambda ctx, x: ctx.cosh(x), "Hyperbolic sine.",
+                     activation=False, exponential=True),
+        _elementwise("cosh", np.cosh, _hyperbolic("cosh"), lambda ctx, x: ctx.sinh(x), "Hyperbolic cosine.",
+                     activation=False, exponential=True),
+        _elementwise("relu", lambda a: np.maximum(a, 0.0), _relu, lambda ctx, x: ctx.mpf(1 if x > 0 else 0),
+                     "`maximum(a, 0)`, the rectifier.", kinks=Kinks(0.0, None, "0")),
+        Function(
+            "maximum", ("a", "b"), np.maximum, _maximum, "The larger of `a` and `b`, entry by entry, broadcasting.",
+            _broadcast, elementwise=True, gap=lambda a, b: float(np.min(np.abs(a - b), initial=np.inf)),
+            kink_text="`a = b`",
+        ),
+        Function(
+            "minimum", ("a", "b"), np.minimum, _minimum, "The smaller of `a` and `b`, entry by entry, broadcasting.",
+            _broadcast, elementwise=True, gap=lambda a, b: float(np.min(np.abs(a - b), initial=np.inf)),
+            kink_text="`a = b`",
+        ),
+        Function(
+            "clip", ("a", "low", "high"), lambda a, low, high: np.minimum(np.maximum(a, low), high), _clip,
+            "`a` limited to `[low, high]`, entry by entry, broadcasting.", _clip_shape, elementwise=True,
+            gap=lambda a, low, high: float(np.min(np.minimum(np.abs(a - low), np.abs(a - high)), initial=np.inf)),
+            kink_text="`a = low`, `a = high`",
+        ),
         Function(
             "sum", ("a",), lambda a, axis: np.sum(a, axis=axis), lambda b, a, axis: np.sum(a, axis=axis),
             "The sum of all entries, a scalar; with `axis=k` the sums along dimension `k` "
             "(`sum(W, axis=0)` of a `[H, D]` matrix is `[D]`).",
             _sum_shape, statics=(Static("axis", None),),
+        ),
+        Function(
+            "mean", ("a",), lambda a, axis: np.mean(a, axis=axis), array_kernels.mp_mean,
+            "The mean of all entries; with `axis=k` the means along dimension `k`.",
+            _sum_shape, statics=(Static("axis", None),),
+        ),
+        Function(
+            "max", ("a",), lambda a, axis: np.max(a, axis=axis), array_kernels.mp_max,
+            "The largest entry; with `axis=k` the largest along dimension `k`.",
+            _sum_shape, statics=(Static("axis", None),), gap=array_kernels.gap_max, kink_text="a tie",
+        ),
+        Function(
+            "min", ("a",), lambda a, axis: np.min(a, axis=axis), array_kernels.mp_min,
+            "The smallest entry; with `axis=k` the smallest along dimension `k`.",
+            _sum_shape, statics=(Static("axis", None),), gap=array_kernels.gap_max, kink_text="a tie",
+        ),
+        Function(
+            "logsumexp", ("a",), array_kernels.logsumexp64, array_kernels.mp_logsumexp,
+            "`log(sum(exp(a)))`, computed without overflow; with `axis=k` along dimension `k`.",
+            _sum_shape, statics=(Static("axis", None),), exponential=True,
+        ),
+        Function(
+            "softmax", ("a",), array_kernels.softmax64, array_kernels.mp_softmax,
+            "`exp(a) / sum(exp(a))` along the last dimension (`axis=k`: along dimension `k`; "
+            "`axis=None`: over every entry); the shape is kept.",
+            _keep_axis_shape, statics=(Static("axis", -1),), exponential=True,
+        ),
+        Function(
+            "log_softmax", ("a",), array_kernels.log_softmax64, array_kernels.mp_log_softmax,
+            "`log(softmax(a, axis))`, computed without overflow; the shape is kept.",
+            _keep_axis_shape, statics=(Static("axis", -1),), exponential=True,
+        ),
+        Function(
+            "norm", ("a",), array_kernels.norm64, array_kernels.mp_norm,
+            "The Euclidean norm of all entries (for a matrix, the Frobenius norm), a scalar.",
+            _scalar_shape, gap=lambda a: float(np.linalg.norm(np.ravel(a))), kink_text="`a = 0`",
+        ),
+        Function(
+            "trace", ("a",), np.trace, array_kernels.mp_trace, "The sum of the diagonal of a square matrix.",
+            _square_to_scalar,
+        ),
+        Function(
+            "det", ("a",), array_kernels.det64, array_kernels.mp_det, "The determinant of a square matrix.",
+            _square_to_scalar,
+        ),
+        Function(
+            "logdet", ("a",), array_kernels.logdet64, array_kernels.mp_logdet,
+            "`log(det(a))`; `nan` where the determinant is negative, `-inf` where it is 0.",
+            _square_to_scalar, gap=array_kernels.gap_det, kink_text="a singular `a`",
+        ),
+        Function(
+            "inv", ("a",), array_kernels.inv64, array_kernels.mp_inv,
+            "The inverse of a square matrix; all `nan` for a singular one.",
+            _square_same, gap=array_kernels.gap_det, kink_text="a singular `a`",
+        ),
+        Function(
+            "solve", ("a", "b"), array_kernels.solve64, array_kernels.mp_solve,
+            "`inv(a) @ b` for a square `a` and a vector or matrix `b`, computed without the inverse.",
+            _solve_shape, gap=lambda a, b: array_kernels.gap_det(a), kink_text="a singular `a`",
+        ),
+        Function(
+            "diag", ("a",), array_kernels.diag64, array_kernels.mp_diag,
+            "As numpy's `diag`: of a vector, the diagonal matrix; of a square matrix, its diagonal.",
+            _diag_shape,
+        ),
+        Function(
+            "eye", (), array_kernels.eye64, array_kernels.mp_eye,
+            "The `n`×`n` identity matrix; `n` is a dimension name or a size: `eye(N)`.",
+            _eye_shape, statics=(Static("n", None, dimension=True),),
+        ),
+        Function(
+            "ones", (), array_kernels.ones64, array_kernels.mp_ones,
+            "A vector of `rows` ones, or a `rows`×`columns` matrix: `ones(N)`, `ones(N, D)`.",
+            _ones_shape, statics=(Static("rows", None, dimension=True), Static("columns", None, dimension=True)),
+        ),
+        Function(
+            "onehot", ("y",), array_kernels.onehot64, array_kernels.mp_onehot,
+            "For integer labels `y`, 1 where the last index equals the label, else 0; shape "
+            "`shape(y) + [classes]`: `onehot(y, C)`.",
+            _onehot_shape, statics=(Static("classes", None, dimension=True),),
         ),
         Function(
             "transpose", ("a",), np.transpose, lambda b, a: np.transpose(a),
@@ -462,6 +754,12 @@ OPERATORS: Mapping[str, Function] = MappingProxyType(_OPERATORS)
 LIBRARY: Mapping[str, Function] = MappingProxyType(_LIBRARY)
 """The library functions a formula may call, by name."""
 
+CONSTANTS: Mapping[str, Constant] = MappingProxyType({
+    "pi": Constant("pi", math.pi, lambda ctx: +ctx.pi, "π = 3.14159..., to the working precision."),
+    "e": Constant("e", math.e, lambda ctx: +ctx.e, "Euler's number e = 2.71828..., to the working precision."),
+})  # fmt: skip
+"""The named numbers a formula may use; no variable, quantity or dimension may take their names."""
+
 
 # -- the docs table --------------------------------------------------------------------------
 
@@ -478,7 +776,9 @@ def docs_table() -> str:
     ]
     for record in (*OPERATORS.values(), *LIBRARY.values()):
         activation = ("yes" if record.activation else "no") if record.derivative else ""
-        kinks = record.kinks.text if record.kinks else ""
+        kinks = record.kinks.text if record.kinks else record.kink_text
         lines.append(f"| `{record.call}` | {record.doc} | {activation} | {kinks} |")
+    for constant in CONSTANTS.values():
+        lines.append(f"| `{constant.name}` | {constant.doc} |  |  |")
     lines.append(DOCS_END)
     return "\n".join(lines)
