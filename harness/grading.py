@@ -38,6 +38,8 @@ from harness.outputs import write_class, write_submission
 from harness.parallel import GradingPool, graded, warm
 from harness.results import ItemResult, QuestionResult, RunSettings, SubmissionResult
 from harness.runner import Limits, SubmissionRunner
+from harness.sandbox import ISOLATION_CHOICES
+from harness.sandbox import choose as choose_sandbox
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Item, Question
 from harness.store import Store, open_cache, run_store
 
@@ -50,6 +52,13 @@ class GradeOptions:
     examples: int | None = None
     limits: Limits | None = None
     require_sandbox: bool = False
+    """Refuse to grade unless submissions run in their own namespaces (bubblewrap or the harness's own)."""
+    isolation: str = "auto"
+    """``auto`` (the strongest mode that works here) or one of ``bubblewrap``, ``namespaces``, ``uid``,
+    ``none`` (see ``harness.sandbox``); a named mode that cannot run is an error, never a fallback."""
+    trusted_code: bool = False
+    """The submissions are the user's own: grade them even where they cannot be isolated (said in
+    every report). Without it the harness refuses to run code it cannot isolate."""
     jobs: int = 1
     """Grading processes (see ``harness.parallel``); the reports are the same whatever the number."""
     cache_dir: Path | None = None
@@ -60,6 +69,10 @@ class GradeOptions:
     def __post_init__(self) -> None:
         if isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1:
             raise UsageError(f"jobs must be a whole number of at least 1, got {self.jobs!r}")
+        if self.isolation not in ISOLATION_CHOICES:
+            raise UsageError(
+                f"isolation must be one of {', '.join(ISOLATION_CHOICES)}, got {self.isolation!r}"
+            )
 
 
 def checker_for(assignment: Assignment, options: GradeOptions, store: Store | None = None) -> Checker:
@@ -96,6 +109,7 @@ class Grader:
         )
         first = [f"{question.module}.py" for question in assignment.questions] + [ANSWERS_FILE]
         self._runner = SubmissionRunner(self.submission, limits, require_sandbox=options.require_sandbox,
+                                        trusted=options.trusted_code, sandbox=choose_sandbox(options.isolation),
                                         first=first, exclude=options.exclude)
         self._answering = Submission(self._runner, load_answers(self.submission))
         self._checked: dict[tuple[str, str], ItemResult] = {}

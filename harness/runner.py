@@ -42,6 +42,7 @@ from types import TracebackType
 import numpy as np
 
 from harness import sandbox as _sandbox
+from harness import uids
 from harness.errors import InternalError, SandboxUnavailable, UsageError
 from harness.runner_codec import (
     Definition,
@@ -99,48 +100,65 @@ class SubmissionRunner:
         limits: Limits = Limits(),
         *,
         require_sandbox: bool = False,
+        trusted: bool = False,
         sandbox: _sandbox.Sandbox | None = None,
         first: Sequence[str] = (),
         exclude: Sequence[Path] = (),
     ) -> None:
-        """``first`` and ``exclude`` go to ``copy_submission``: files copied before the others, folders never copied."""
+        """Refuses to run unless the submission is isolated (or ``trusted``); see ``check_isolation``.
+
+        ``first`` and ``exclude`` go to ``copy_submission``: files copied before the others, folders never copied.
+        """
         self.submission_dir = Path(submission_dir)
         if not self.submission_dir.is_dir():
             raise UsageError(f"submission folder {str(submission_dir)!r} does not exist or is not a folder")
         self.limits = limits
         self.sandbox = sandbox if sandbox is not None else _sandbox.detect()
-        if require_sandbox and not self.sandbox.pid_namespace:
-            raise SandboxUnavailable(
-                "the bubblewrap sandbox is required but cannot run here: "
-                + "; ".join(self.sandbox.problems)
-                + ". Install bubblewrap (apt-get install bubblewrap) and allow it to create "
-                "namespaces, or grade without --require-sandbox."
-            )
+        check_isolation(self.sandbox, require_sandbox=require_sandbox, trusted=trusted)
         self.isolation = self.sandbox.describe()
         self.workers_started = 0
         self.spent = 0.0  # worker time charged to the submission
         self._resources: dict[str, Worker] = {}
         self._module_failures: dict[str, tuple[str, str]] = {}
         self._temporary = Path(tempfile.mkdtemp(prefix="harness-run-"))
+        uid = uids.allocate() if self.sandbox.own_uid else None
         # A runner dropped without close() (an exception in the caller, Ctrl-C) still kills its
         # worker and deletes its copy when collected or at interpreter exit.
-        self._finalizer = weakref.finalize(self, _cleanup, self._resources, self._temporary)
+        self._finalizer = weakref.finalize(self, _cleanup, self._resources, self._temporary,
+                                           uid if self.sandbox.mode == "uid" else None)
         self.copy = self._temporary / "submission"
         self.left_out = copy_submission(self.submission_dir, self.copy, first=first, exclude=exclude)
         self.copy_note = copy_note(self.left_out)
-        (self._temporary / "tmp").mkdir()
+        self.place = self._prepare_place(uid)
         self.run_id = secrets.token_hex(8)  # in the worker's environment: lets tests find strays
+        temporary = self.sandbox.temporary_path(self.place)
         self.environment = {
             "PATH": "/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
-            "HOME": "/tmp" if self.sandbox.bwrap else str(self._temporary / "tmp"),
-            "TMPDIR": "/tmp" if self.sandbox.bwrap else str(self._temporary / "tmp"),
+            "HOME": temporary,
+            "TMPDIR": temporary,
             "OPENBLAS_NUM_THREADS": "1",
             "OMP_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
             "HARNESS_RUN_ID": self.run_id,
         }
+
+    def _prepare_place(self, uid: int | None) -> _sandbox.WorkerPlace:
+        """The worker's folders; with a uid of its own, its copy and tmp belong to it alone."""
+        tmp, root = self._temporary / "tmp", self._temporary / "root"
+        tmp.mkdir()
+        root.mkdir()
+        worker_script = _sandbox.WORKER_SCRIPT
+        if uid is not None:
+            # The uid may not read the harness's installation: it gets its own copy of the worker.
+            worker_script = self._temporary / "_worker.py"
+            shutil.copyfile(_sandbox.WORKER_SCRIPT, worker_script)
+            worker_script.chmod(0o644)
+            uids.give(self.copy, uid)
+            uids.give(tmp, uid)
+            self._temporary.chmod(0o711)  # others may pass through to what is theirs, never list
+        return _sandbox.WorkerPlace(copy=self.copy, tmp=tmp, root=root, worker_script=worker_script, uid=uid)
 
     # ------------------------------------------------------------------------ public API
     def inspect(self, module: str, name: str) -> Definition:
@@ -314,7 +332,7 @@ class SubmissionRunner:
             raise UsageError("this SubmissionRunner is closed; create a new one to run the submission again")
         self.workers_started += 1
         name = f"harness-{os.getpid()}-{id(self):x}-{self.workers_started}"
-        worker = Worker(self.limits, self.sandbox, self.copy, self.environment, name)
+        worker = Worker(self.limits, self.sandbox, self.place, self.environment, name)
         deadline = time.monotonic() + _START_TIMEOUT
         try:
             worker.send({"op": "hello", "token": worker.token}, b"", deadline)
@@ -346,11 +364,34 @@ class SubmissionRunner:
             worker.kill()
 
 
-def _cleanup(resources: dict[str, Worker], temporary: Path) -> None:
+def _cleanup(resources: dict[str, Worker], temporary: Path, uid: int | None) -> None:
     worker = resources.pop("worker", None)
     if worker is not None:
         worker.kill()
+    if uid is not None:  # mode "uid": whatever the uid still runs, and what it left in /tmp
+        uids.kill_all(uid)
+        uids.remove_files(uid)
     shutil.rmtree(temporary, ignore_errors=True)
+
+
+def check_isolation(sandbox: _sandbox.Sandbox, *, require_sandbox: bool = False, trusted: bool = False) -> None:
+    """Refuse (``SandboxUnavailable``) to run untrusted code without isolation, or without namespaces when required."""
+    if require_sandbox and not sandbox.pid_namespace:
+        raise SandboxUnavailable(
+            "a namespace sandbox is required (--require-sandbox) but cannot run here: "
+            + "; ".join(sandbox.problems)
+            + ". Install bubblewrap (apt-get install bubblewrap) and allow it to create "
+            "namespaces, or grade without --require-sandbox."
+        )
+    if not sandbox.isolated and not trusted:
+        raise SandboxUnavailable(
+            "submission code cannot be isolated here: "
+            + "; ".join(sandbox.problems)
+            + ". It would run as the grader, able to read the answer keys and rewrite the reports. "
+            "Install bubblewrap (apt-get install bubblewrap), grade as root, or allow user "
+            "namespaces; if the code is your own (a student grading their own repository), pass "
+            "--trusted-code (trusted_code = true, GradeOptions(trusted_code=True))."
+        )
 
 
 def _earlier(reply: dict, request_id: int, index: int | None) -> bool:

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness import sandbox as _sandbox
+from harness import uids
+from harness.cgroups import WorkerCgroup
 from harness.errors import InternalError, UsageError
 
 __all__ = [
@@ -119,10 +121,13 @@ SUBMISSION_IN_OUTPUT = "<submission>"
 class Worker:
     """One live worker process and the parent's ends of its three pipes."""
 
-    def __init__(self, limits: Limits, sandbox: _sandbox.Sandbox, copy: Path, environment: dict[str, str],
-                 name: str) -> None:
-        """Start a worker on the submission's ``copy``; ``name`` names its cgroup where there is one."""
+    def __init__(self, limits: Limits, sandbox: _sandbox.Sandbox, place: _sandbox.WorkerPlace,
+                 environment: dict[str, str], name: str) -> None:
+        """Start a worker on the submission's copy at ``place``; ``name`` names its cgroup where there is one."""
         self.limits = limits
+        self.sandbox = sandbox
+        self.uid = place.uid
+        copy = place.copy
         # Where the copy lies differs on every run (a temporary folder): output names it alike.
         self.copy_paths = sorted({str(copy), str(Path(copy).resolve())}, key=len, reverse=True)
         self.token = secrets.token_hex(16)
@@ -134,11 +139,11 @@ class Worker:
         self.output_total = 0  # its size in bytes, kept or not
         self.output_tail = b""  # bytes that may be the start of a mark split across reads
         self.finished: collections.deque[tuple[bytes, int]] = collections.deque()  # output per reply
-        self.cgroup: _sandbox.WorkerCgroup | None = None
+        self.cgroup: WorkerCgroup | None = None
         self.oom_kills_before = 0  # the memory cgroup's OOM kill count when the last request was sent
         if sandbox.pids_cgroup is not None or sandbox.memory_cgroup is not None:
             try:
-                self.cgroup = _sandbox.WorkerCgroup(
+                self.cgroup = WorkerCgroup(
                     sandbox, name, max_processes=self.limits.processes, memory_bytes=self.limits.memory_bytes
                 )
             except OSError as error:
@@ -152,11 +157,14 @@ class Worker:
             key: getattr(self.limits, key)
             for key in ("memory_bytes", "cpu_seconds", "file_size_bytes", "open_files", "max_result_entries", "processes")
         }
-        submission = _sandbox.SANDBOX_SUBMISSION if sandbox.bwrap else str(copy)
         command = sandbox.command(
-            copy,
-            [str(request_read), str(reply_write), submission, json.dumps(worker_limits)],
+            place,
+            [str(request_read), str(reply_write), sandbox.submission_path(place), json.dumps(worker_limits)],
+            close_fds=(request_read, reply_write),
         )
+        join = self.cgroup.join if self.cgroup else None
+        # Mode "uid": join the cgroup as root, then become the submission's uid for good.
+        before_exec = uids.become(place.uid, before=join) if sandbox.mode == "uid" else join
         try:
             self.process = subprocess.Popen(
                 command,
@@ -167,7 +175,7 @@ class Worker:
                 env=environment,
                 pass_fds=(request_read, reply_write),
                 start_new_session=True,
-                preexec_fn=self.cgroup.join if self.cgroup else None,
+                preexec_fn=before_exec,
             )
         except OSError as error:
             self._close_fds()
@@ -354,6 +362,8 @@ class Worker:
             pass
         if self.cgroup is not None:
             self.cgroup.kill_all(signal.SIGKILL)
+        if self.sandbox.mode == "uid" and self.uid is not None:
+            uids.kill_all(self.uid)  # daemons that left the process group and the cgroup
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable

@@ -1,36 +1,78 @@
-"""Detect and build the isolation layers around the worker: bubblewrap, ``unshare -n``, cgroups.
+"""Detect the strongest isolation this machine gives the worker, and build the command that uses it.
 
-Layers are detected by running them, not by looking for binaries: bubblewrap is installed on
-machines where it cannot create namespaces (unprivileged containers, hardened kernels), and the
-reason it fails is what an instructor needs to read. ``detect()`` probes once per process.
+Four modes, strongest first; ``detect()`` probes each by running it (once per process), because a
+tool that is installed may still be refused its namespaces, and the reason is what an instructor
+needs to read:
 
-Each worker gets its own cgroup where the machine allows it (cgroup v1 with writable ``pids`` and
-``memory`` hierarchies, or a cgroup v2 subtree with those controllers enabled): ``pids.max`` caps
-its processes (root ignores ``RLIMIT_NPROC``) and the memory limit caps the worker *and every
-process it starts together* (``RLIMIT_AS`` caps each process alone, so 32 processes could use 32
-times the limit). The cgroup also lists every process to kill, even one that left the session.
+``bubblewrap``
+    ``bwrap`` with every namespace, no capabilities, a fresh read-only root (``harness.mounts``).
+``namespaces``
+    the same built by the harness's own launcher (``harness/_confine.py``) from the system calls
+    every Linux has: mount, PID, IPC, network, UTS and cgroup namespaces (inside a user namespace
+    when the grader is an ordinary user), a fresh read-only root, ``no_new_privs``, and as root a
+    separate unprivileged uid per submission (``harness.uids``).
+``uid``
+    root where namespaces are refused (Docker's default profile, Gradescope): the worker runs as
+    its submission's own unprivileged uid with no new privileges, its files private to that uid;
+    every process of the uid is killed when it ends. The host's world-readable files and the
+    network stay reachable.
+``process``
+    none of the above: the worker runs as the grader. Only for code the user says is trusted
+    (``--trusted-code``); otherwise the runner refuses to start.
+
+Per-worker cgroups (``harness.cgroups``) come on top of any mode where the machine has them.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import sysconfig
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
-SANDBOX_WORKER = "/run/harness/_worker.py"
-SANDBOX_SUBMISSION = "/submission"
-SANDBOX_TMP_BYTES = 16 << 20
-_PROBE_TIMEOUT = 30.0
-_LIBRARY_DIRS = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32", "/usr/lib64")
+from harness import uids
+from harness.cgroups import WorkerCgroup, find_cgroup
+from harness.mounts import (
+    SANDBOX_SUBMISSION,
+    SANDBOX_TMP_BYTES,
+    SANDBOX_WORKER,
+    WORKER_SCRIPT,
+    bwrap_arguments,
+    python_executable,
+    python_mounts,
+)
 
+__all__ = [
+    "CONFINE_SCRIPT",
+    "MODES",
+    "SANDBOX_SHM_BYTES",
+    "SANDBOX_SUBMISSION",
+    "SANDBOX_TMP_BYTES",
+    "SANDBOX_WORKER",
+    "ISOLATION_CHOICES",
+    "WORKER_SCRIPT",
+    "Sandbox",
+    "WorkerCgroup",
+    "WorkerPlace",
+    "bwrap_arguments",
+    "choose",
+    "detect",
+    "detect_isolation",
+    "python_executable",
+    "python_mounts",
+]
+
+CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")
+SANDBOX_SHM_BYTES = 4 << 20
+MODES = ("bubblewrap", "namespaces", "uid", "process")
+_PROBE_TIMEOUT = 30.0
 
 _PATH = re.compile(r"/(?:[^\s/:'\"()]+/)+([^\s/:'\"()]+)")
 """An absolute path in a probe's message; its last part is kept."""
@@ -38,36 +80,68 @@ _PATH = re.compile(r"/(?:[^\s/:'\"()]+/)+([^\s/:'\"()]+)")
 
 @dataclass(frozen=True)
 class Sandbox:
-    """The isolation layers available on this machine, and why the missing ones are missing."""
+    """The isolation this machine gives workers, and why the stronger modes are missing."""
 
-    bwrap: str | None = None  # bubblewrap executable, when bubblewrap runs here
-    unshare: str | None = None  # `unshare` executable, when `unshare -n` is the fallback
+    mode: str = "process"  # one of MODES
+    bwrap: str | None = None  # bubblewrap executable, in mode "bubblewrap"
+    user_namespace: bool = False  # mode "namespaces" as an ordinary user (no uid of its own)
     pids_cgroup: Path | None = None  # a cgroup directory under which per-worker pids cgroups go
     memory_cgroup: Path | None = None  # the same for memory cgroups (the same directory on cgroup v2)
-    problems: tuple[str, ...] = ()  # why stronger layers are unavailable, one reason each
+    problems: tuple[str, ...] = ()  # why stronger modes are unavailable, one reason each
 
     @property
     def pid_namespace(self) -> bool:
         """Whether workers run in their own PID namespace (so ``kill(-1)`` stays inside)."""
-        return self.bwrap is not None
+        return self.mode in ("bubblewrap", "namespaces")
+
+    @property
+    def private_filesystem(self) -> bool:
+        """Whether workers see only Python, numpy and their copy (not the host's files)."""
+        return self.mode in ("bubblewrap", "namespaces")
 
     @property
     def network_isolated(self) -> bool:
         """Whether workers run in a network namespace with no route out."""
-        return self.bwrap is not None or self.unshare is not None
+        return self.mode in ("bubblewrap", "namespaces")
+
+    @property
+    def own_uid(self) -> bool:
+        """Whether each submission's worker runs as its own unprivileged uid."""
+        return self.mode == "uid" or (self.mode == "namespaces" and not self.user_namespace)
+
+    @property
+    def isolated(self) -> bool:
+        """Whether submission code is kept from the grader at all (every mode but "process")."""
+        return self.mode != "process"
 
     def describe(self) -> str:
-        """One line naming the active layers, e.g. for a run header."""
-        if self.bwrap is not None:
+        """One line naming the active layers, e.g. for a run header and every report."""
+        if self.mode == "bubblewrap":
             layers = [
                 "bubblewrap (no network, own PID/IPC/UTS/mount/user namespaces, no capabilities, "
                 "only Python, numpy and the submission copy visible, all read-only but a "
                 f"{SANDBOX_TMP_BYTES >> 20} MiB tmpfs /tmp)"
             ]
-        elif self.unshare is not None:
-            layers = ["process + unshare -n (no network)"]
+        elif self.mode == "namespaces":
+            who = (
+                "the grader's uid in a user namespace, no capabilities"
+                if self.user_namespace
+                else "a separate unprivileged uid per submission"
+            )
+            layers = [
+                "namespaces (no network, own PID/IPC/UTS/mount/cgroup namespaces, "
+                f"{who}, no new privileges, only Python, numpy and the submission copy visible, "
+                f"all read-only but a {SANDBOX_TMP_BYTES >> 20} MiB /tmp and a "
+                f"{SANDBOX_SHM_BYTES >> 20} MiB /dev/shm)"
+            ]
+        elif self.mode == "uid":
+            layers = [
+                "separate unprivileged uid per submission, no new privileges, its files private, "
+                "every process of the uid killed at the end (no namespaces: world-readable host files "
+                "and the network are reachable)"
+            ]
         else:
-            layers = ["process"]
+            layers = ["NO ISOLATION: submission code runs as the grader (trusted code only)"]
         if self.pids_cgroup is not None:
             layers.append("pids cgroup")
         if self.memory_cgroup is not None:
@@ -79,109 +153,118 @@ class Sandbox:
             text += " (" + "; ".join(_PATH.sub(r"…/\1", problem) for problem in self.problems) + ")"
         return text
 
-    def command(self, submission_copy: Path, worker_arguments: Sequence[str]) -> list[str]:
-        """The argv that starts the worker on ``submission_copy`` inside these layers."""
+    def command(self, place: WorkerPlace, worker_arguments: Sequence[str], close_fds: Sequence[int]) -> list[str]:
+        """The argv that starts the worker on ``place`` in this mode.
+
+        ``close_fds`` are the worker's ends of its pipes: the namespace launcher closes its own
+        copies once process 1 holds them.
+        """
         python = python_executable()
-        if self.bwrap is None:
-            prefix = [self.unshare, "--net", "--"] if self.unshare else []
-            return [*prefix, python, "-I", "-B", str(WORKER_SCRIPT), *worker_arguments]
-        return [
-            *bwrap_arguments(self.bwrap, submission_copy),
-            "--",
-            python,
-            "-I",
-            "-B",
-            SANDBOX_WORKER,
-            *worker_arguments,
-        ]
+        if self.mode == "bubblewrap":
+            return [*bwrap_arguments(self.bwrap, place.copy), "--", python, "-I", "-B", SANDBOX_WORKER,
+                    *worker_arguments]
+        if self.mode == "namespaces":
+            config = confine_config(place.root, place.copy, None if self.user_namespace else place.uid,
+                                    self.user_namespace, close_fds)
+            return [python, "-I", "-B", str(CONFINE_SCRIPT), json.dumps(config), "--",
+                    python, "-I", "-B", SANDBOX_WORKER, *worker_arguments]
+        return [python, "-I", "-B", str(place.worker_script), *worker_arguments]
+
+    def submission_path(self, place: WorkerPlace) -> str:
+        """Where the worker finds the submission copy (its path inside the sandbox)."""
+        return SANDBOX_SUBMISSION if self.private_filesystem else str(place.copy)
+
+    def temporary_path(self, place: WorkerPlace) -> str:
+        """The worker's ``HOME`` and ``TMPDIR``."""
+        return "/tmp" if self.private_filesystem else str(place.tmp)
 
 
-def python_executable() -> str:
-    """The interpreter the worker runs: the real file, unless a virtual environment needs its link."""
-    return sys.executable if sys.prefix != sys.base_prefix else os.path.realpath(sys.executable)
+@dataclass(frozen=True)
+class WorkerPlace:
+    """Where one submission's worker lives on the host: its copy, its tmp, its uid."""
+
+    copy: Path  # the submission copy
+    tmp: Path  # HOME and TMPDIR outside a private file system
+    root: Path  # an empty folder the namespace launcher mounts the worker's root on
+    worker_script: Path  # the worker script the uid can read (modes "uid" and "process")
+    uid: int | None  # the submission's own uid (root in modes "namespaces" and "uid"), else None
 
 
-def python_paths() -> list[str]:
-    """The directories and files the worker's Python and numpy need, outermost only."""
-    import numpy  # the worker needs it; so does the harness, so this costs nothing
-
-    paths = {os.path.realpath(sys.executable), str(Path(numpy.__file__).resolve().parent.parent)}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        paths.add(os.path.realpath(sysconfig.get_path(key)))
-    library = Path(sysconfig.get_config_var("LIBDIR") or "", sysconfig.get_config_var("LDLIBRARY") or "")
-    if library.is_file():
-        paths.add(str(library.resolve()))
-    if sys.prefix != sys.base_prefix:  # a virtual environment: its pyvenv.cfg and bin/ too
-        paths.add(os.path.realpath(sys.prefix))
-        paths.add(sys.executable)
-    ordered = sorted(p for p in paths if os.path.exists(p))
-    return [p for p in ordered if not any(p.startswith(q + os.sep) for q in ordered if q != p)]
-
-
-def bwrap_arguments(bwrap: str, submission_copy: Path | None) -> list[str]:
-    """bubblewrap options: every namespace, no capabilities, a minimal read-only file system."""
-    arguments = [
-        bwrap,
-        "--unshare-all",
-        "--unshare-user",
-        "--disable-userns",
-        "--cap-drop",
-        "ALL",
-        "--die-with-parent",
-        "--new-session",
-        "--hostname",
-        "sandbox",
-    ]
-    for directory in _LIBRARY_DIRS:  # the C library and the dynamic loader
-        if os.path.islink(directory):
-            arguments += ["--symlink", os.readlink(directory), directory]
-        elif os.path.isdir(directory):
-            arguments += ["--ro-bind", directory, directory]
-    if os.path.isfile("/etc/ld.so.cache"):
-        arguments += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-    for path in python_paths():
-        if not any(path.startswith(d + os.sep) for d in _LIBRARY_DIRS if os.path.isdir(d)):
-            arguments += ["--ro-bind", path, path]
-    arguments += ["--dev", "/dev", "--size", str(SANDBOX_TMP_BYTES), "--tmpfs", "/tmp"]
-    arguments += ["--ro-bind", str(WORKER_SCRIPT), SANDBOX_WORKER]
-    if submission_copy is not None:
-        arguments += ["--ro-bind", str(submission_copy), SANDBOX_SUBMISSION]
-        arguments += ["--chdir", SANDBOX_SUBMISSION]
-    # bubblewrap's own root and /dev are unsized tmpfs mounts, and tmpfs pages escape RLIMIT_AS:
-    # only the sized /tmp stays writable.
-    arguments += ["--remount-ro", "/dev", "--remount-ro", "/"]
-    return arguments
+def confine_config(root: Path, copy: Path | None, uid: int | None, user_namespace: bool,
+                   close_fds: Sequence[int]) -> dict:
+    """The JSON configuration ``_confine.py`` reads: what to mount, who to become, what to close."""
+    mounts = [list(mount) for mount in python_mounts()]
+    mounts.append(["bind", str(WORKER_SCRIPT), SANDBOX_WORKER])
+    if copy is not None:
+        mounts.append(["bind", str(copy), SANDBOX_SUBMISSION])
+    return {
+        "root": str(root),
+        "mounts": mounts,
+        "uid": uid,
+        "user_namespace": user_namespace,
+        "tmp_bytes": SANDBOX_TMP_BYTES,
+        "shm_bytes": SANDBOX_SHM_BYTES,
+        "chdir": SANDBOX_SUBMISSION if copy is not None else "/",
+        "close_fds": list(close_fds),
+    }
 
 
+# ---------------------------------------------------------------------------- probes
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else "no error message"
+
+
+_PROBE = "import numpy, os; print(os.getpid(), os.getuid())"
+
+
+def _probe_pid(done: subprocess.CompletedProcess) -> str | None:
+    """Why the probe did not run in a fresh PID namespace, or ``None``."""
+    pid = done.stdout.split()[0] if done.stdout.split() else ""
+    # A fresh PID namespace numbers its processes from 1; the worker is 1 or 2 (after bwrap's init).
+    if not pid.isdigit() or int(pid) > 3:
+        return f"no PID namespace (the probe ran as pid {pid!r})"
+    return None
 
 
 def probe_bwrap(bwrap: str | None) -> str | None:
     """Run Python with numpy under bubblewrap; return ``None`` if it works, else why not."""
     if bwrap is None:
         return "bubblewrap unavailable: `bwrap` is not installed (apt-get install bubblewrap)"
-    probe = "import numpy, os; print(os.getpid(), os.getuid())"
-    done = _run_probe([*bwrap_arguments(bwrap, None), "--", python_executable(), "-I", "-c", probe])
+    done = _run_probe([*bwrap_arguments(bwrap, None), "--", python_executable(), "-I", "-c", _PROBE])
     if isinstance(done, str):
         return f"bubblewrap unavailable: {done}"
-    pid = done.stdout.split()[0] if done.stdout.split() else ""
-    # A fresh PID namespace numbers its processes from 1; the worker is 1 or 2 (after bwrap's init).
-    if not pid.isdigit() or int(pid) > 3:
-        return f"bubblewrap unavailable: no PID namespace (the probe ran as pid {pid!r})"
+    why = _probe_pid(done)
+    return f"bubblewrap unavailable: {why}" if why else None
+
+
+def probe_namespaces() -> tuple[str | None, bool]:
+    """Run Python with numpy under the namespace launcher: ``(None, user_namespace)`` if it works."""
+    user_namespace = os.geteuid() != 0
+    uid = None if user_namespace else uids.PROBE_UID
+    with tempfile.TemporaryDirectory(prefix="harness-probe-") as folder:
+        config = confine_config(Path(folder), None, uid, user_namespace, ())
+        done = _run_probe([python_executable(), "-I", "-B", str(CONFINE_SCRIPT), json.dumps(config), "--",
+                           python_executable(), "-I", "-c", _PROBE])
+    if isinstance(done, str):
+        return f"namespaces unavailable: {done}", user_namespace
+    why = _probe_pid(done)
+    if why is None and uid is not None and done.stdout.split()[1:2] != [str(uid)]:
+        why = f"the probe did not run as its own uid (it ran as {done.stdout.split()[1:2]})"
+    return (f"namespaces unavailable: {why}" if why else None), user_namespace
+
+
+def probe_uid() -> str | None:
+    """As root, run Python with numpy as an unprivileged uid; ``None`` if it works, else why not."""
+    if os.geteuid() != 0:
+        return "a uid per submission needs root (the grader runs as an ordinary user)"
+    done = _run_probe([python_executable(), "-I", "-c", _PROBE], preexec_fn=uids.become(uids.PROBE_UID))
+    if isinstance(done, str):
+        return f"a uid per submission unavailable: {done} (can the uid {uids.PROBE_UID} read the Python installation?)"
     return None
 
 
-def probe_unshare(unshare: str | None) -> str | None:
-    """Check that ``unshare -n`` can create a network namespace; ``None`` if it can."""
-    if unshare is None:
-        return "unshare -n unavailable: `unshare` is not installed"
-    done = _run_probe([unshare, "--net", "--", python_executable(), "-I", "-c", "pass"])
-    return f"unshare -n unavailable: {done}" if isinstance(done, str) else None
-
-
-def _run_probe(command: list[str]) -> subprocess.CompletedProcess | str:
+def _run_probe(command: list[str], preexec_fn=None) -> subprocess.CompletedProcess | str:
     """Run a probe command; its completed process if it succeeded, else why it failed."""
     try:
         done = subprocess.run(
@@ -191,8 +274,10 @@ def _run_probe(command: list[str]) -> subprocess.CompletedProcess | str:
             text=True,
             timeout=_PROBE_TIMEOUT,
             env=_probe_environment(),
+            cwd="/",
+            preexec_fn=preexec_fn,
         )
-    except (OSError, subprocess.TimeoutExpired) as error:
+    except (OSError, subprocess.SubprocessError) as error:
         return str(error)
     if done.returncode != 0:
         return _first_line(done.stderr)
@@ -203,88 +288,64 @@ def _probe_environment() -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1"}
 
 
-# Per controller: the file that sets its limit, on cgroup v2 and on cgroup v1.
-_LIMIT_FILES = {"pids": ("pids.max", "pids.max"), "memory": ("memory.max", "memory.limit_in_bytes")}
-_PROBE_MEMORY_BYTES = 1 << 30
-
-
-def find_cgroup(controller: str) -> tuple[Path | None, str | None]:
-    """Find a writable cgroup with ``controller``: ``(directory, None)`` or ``(None, why)``.
-
-    The probe creates a child cgroup and sets its limit, as a worker's cgroup will be set up.
-    """
-    own: dict[str, str] = {}
-    try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            for name in controllers.split(",") if controllers else [""]:
-                own[name] = path
-        mounts = Path("/proc/self/mounts").read_text().splitlines()
-    except OSError as error:
-        return None, f"no {controller} cgroup: {error}"
-    for mount in mounts:
-        fields = mount.split()
-        if len(fields) < 4:
-            continue
-        if fields[2] == "cgroup" and controller in fields[3].split(","):
-            base = Path(fields[1]) / own.get(controller, "/").lstrip("/")
-        elif fields[2] == "cgroup2" and controller not in own:
-            base = Path(fields[1]) / own.get("", "/").lstrip("/")
-        else:
-            continue
-        probe = base / f"harness-probe-{os.getpid()}"
-        try:
-            probe.mkdir()
-        except OSError:
-            continue
-        try:
-            limit = _PROBE_MEMORY_BYTES if controller == "memory" else 1
-            _set_limit(probe, controller, limit)
-            return base, None
-        except OSError:
-            continue
-        finally:
-            probe.rmdir()
-    return None, f"no {controller} cgroup: no writable cgroup with the {controller} controller"
-
-
-def _set_limit(cgroup: Path, controller: str, limit: int) -> None:
-    """Write ``controller``'s limit in ``cgroup`` (v2 or v1 file names); swap counts toward memory."""
-    v2, v1 = _LIMIT_FILES[controller]
-    if (cgroup / v2).exists():
-        (cgroup / v2).write_text(f"{limit}\n")
-        if controller == "memory" and (cgroup / "memory.swap.max").exists():
-            (cgroup / "memory.swap.max").write_text("0\n")
-    elif (cgroup / v1).exists():
-        (cgroup / v1).write_text(f"{limit}\n")
-        if controller == "memory" and (cgroup / "memory.memsw.limit_in_bytes").exists():
-            (cgroup / "memory.memsw.limit_in_bytes").write_text(f"{limit}\n")
-    else:
-        raise FileNotFoundError(f"{cgroup} has no {v2} or {v1}: the {controller} controller is not enabled")
-
-
 @functools.lru_cache(maxsize=None)
-def detect(bwrap: str | None = "", unshare: str | None = "") -> Sandbox:
-    """Probe the layers that work here (once per process; pass ``None`` to rule one out).
+def detect(bwrap: str | None = "", *, namespaces: bool = True, uid: bool = True) -> Sandbox:
+    """Probe the strongest mode that works here (once per process).
 
-    ``""`` means "look it up on PATH". Tests pass ``bwrap=None`` to get the fallback layers.
+    ``bwrap=""`` looks bubblewrap up on PATH; ``None`` rules it out, as ``namespaces=False`` and
+    ``uid=False`` rule out the other modes (tests use them to get each weaker mode).
     """
     if bwrap == "":
         bwrap = shutil.which("bwrap")
-    if unshare == "":
-        unshare = shutil.which("unshare")
     (pids, no_pids), (memory, no_memory) = find_cgroup("pids"), find_cgroup("memory")
     problems = [why for why in (no_pids, no_memory) if why]
     found = dict(pids_cgroup=pids, memory_cgroup=memory)
     bwrap_problem = probe_bwrap(bwrap)
     if bwrap_problem is None:
-        return Sandbox(bwrap=bwrap, **found, problems=tuple(problems))
+        return Sandbox(mode="bubblewrap", bwrap=bwrap, **found, problems=tuple(problems))
     problems.insert(0, bwrap_problem)
-    unshare_problem = probe_unshare(unshare)
-    if unshare_problem is not None:
-        problems.append(unshare_problem)
-        unshare = None
-    return Sandbox(unshare=unshare, **found, problems=tuple(problems))
+    if namespaces:
+        namespace_problem, user_namespace = probe_namespaces()
+        if namespace_problem is None:
+            return Sandbox(mode="namespaces", user_namespace=user_namespace, **found, problems=tuple(problems))
+        problems.insert(1, namespace_problem)
+    else:
+        problems.insert(1, "namespaces not tried")
+    if uid:
+        uid_problem = probe_uid()
+        if uid_problem is None:
+            return Sandbox(mode="uid", **found, problems=tuple(problems))
+        problems.insert(2, uid_problem)
+    return Sandbox(mode="process", **found, problems=tuple(problems))
+
+
+ISOLATION_CHOICES = ("auto", "bubblewrap", "namespaces", "uid", "none")
+
+
+def choose(isolation: str = "auto") -> Sandbox:
+    """The sandbox for ``--isolation``: the strongest that works (``auto``), or exactly the mode named.
+
+    Naming a mode that cannot run here raises ``SandboxUnavailable`` with the probes' reasons;
+    ``none`` runs code as the grader and is accepted only for trusted code (see the runner).
+    """
+    from harness.errors import SandboxUnavailable, UsageError
+
+    if isolation not in ISOLATION_CHOICES:
+        raise UsageError(f"isolation must be one of {', '.join(ISOLATION_CHOICES)}, got {isolation!r}")
+    if isolation == "auto":
+        return detect()
+    if isolation == "none":
+        return Sandbox(mode="process", problems=("isolation none was asked for",))
+    found = {
+        "bubblewrap": detect(),
+        "namespaces": detect(bwrap=None),
+        "uid": detect(bwrap=None, namespaces=False),
+    }[isolation]
+    if found.mode != isolation:
+        raise SandboxUnavailable(
+            f"isolation {isolation!r} was asked for but cannot run here: " + "; ".join(found.problems)
+        )
+    return found
 
 
 def detect_isolation() -> str:
@@ -292,76 +353,9 @@ def detect_isolation() -> str:
     return detect().describe()
 
 
-class WorkerCgroup:
-    """A worker's own cgroups (one per hierarchy): cap its processes and memory, find them all."""
+def main() -> None:  # pragma: no cover - `python -m harness.sandbox`: what this machine gives
+    print(detect().describe())
 
-    def __init__(self, sandbox: Sandbox, name: str, *, max_processes: int, memory_bytes: int) -> None:
-        self.paths: list[Path] = []
-        try:
-            if sandbox.pids_cgroup is not None:
-                _set_limit(self._make(sandbox.pids_cgroup / name), "pids", max_processes)
-            if sandbox.memory_cgroup is not None:
-                _set_limit(self._make(sandbox.memory_cgroup / name), "memory", memory_bytes)
-        except OSError:
-            self.remove()
-            raise
 
-    def _make(self, path: Path) -> Path:
-        if path not in self.paths:  # cgroup v2: one directory holds both controllers
-            path.mkdir()
-            self.paths.append(path)
-        return path
-
-    def join(self) -> None:
-        """Move the calling process into the cgroups (used in the child before exec)."""
-        for path in self.paths:
-            with open(path / "cgroup.procs", "w") as procs:
-                procs.write(str(os.getpid()))
-
-    def pids(self) -> list[int]:
-        """The processes now in the cgroups."""
-        found: set[int] = set()
-        for path in self.paths:
-            try:
-                found.update(int(pid) for pid in (path / "cgroup.procs").read_text().split())
-            except OSError:
-                pass
-        return sorted(found)
-
-    def oom_kills(self) -> int:
-        """How many processes the kernel killed for exceeding the memory limit (0 without one)."""
-        for path in self.paths:
-            for events in ("memory.events", "memory.oom_control"):  # cgroup v2, v1
-                try:
-                    lines = (path / events).read_text().splitlines()
-                except OSError:
-                    continue
-                for line in lines:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill" and value.strip().isdigit():
-                        return int(value)
-        return 0
-
-    def kill_all(self, signal_number: int) -> None:
-        """Signal every process in the cgroups until none is left (forks race with the kill)."""
-        for _ in range(1000):
-            pids = self.pids()
-            if not pids:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal_number)
-                except ProcessLookupError:
-                    pass
-
-    def remove(self) -> bool:
-        """Delete the cgroups once they are empty; ``False`` when processes are still dying."""
-        removed = True
-        for path in self.paths:
-            try:
-                path.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                removed = False
-        return removed
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -9,6 +9,7 @@ only after the test has checked that the PID namespace (and a pids cgroup) is ac
 from __future__ import annotations
 
 import hashlib
+import os
 import math
 import shutil
 import socket
@@ -20,12 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import sandbox
+from harness import sandbox, uids
 from harness.runner import Limits, Outcome, SubmissionRunner, surviving_processes
 
 ATTACKS = Path(__file__).parent / "fixtures" / "attacks"
 LIMITS = Limits(call_timeout=1.0, memory_bytes=512 << 20, submission_timeout=30.0)
-SANDBOX = sandbox.detect()
+# The isolation mode the suite attacks: the strongest here, or the one a mode-matrix run names
+# (tests/test_isolation_modes.py runs this suite once per mode the machine can produce).
+ISOLATION = os.environ.get("HARNESS_TEST_ISOLATION", "auto")
+SANDBOX = sandbox.choose(ISOLATION)
 ARGUMENTS = {"x": np.array(0.3), "w1": np.array(0.5), "b1": np.array(-0.2), "w2": np.array(1.5), "b2": np.array(0.1)}
 HOST_MARKERS = [Path("/tmp/shadow_ran"), Path("/tmp/pickle_pwned")]
 CORRECT = """\
@@ -41,18 +45,21 @@ def dyhat_dw1(x, w1, b1, w2, b2):
 
 def requirement_problem(needs: str) -> str | None:
     """Why an attack needing ``needs`` must not run here, or ``None`` when it may."""
+    # An unprivileged uid of its own confines kill(-1) to the submission's processes, and makes
+    # RLIMIT_NPROC count (root ignores it): host-harming attacks are safe there too.
+    confined = SANDBOX.pid_namespace or SANDBOX.own_uid
     if needs == "pid namespace and pids cgroup":
-        if not SANDBOX.pid_namespace or SANDBOX.pids_cgroup is None:
-            return f"host-harming attack: needs a PID namespace and a pids cgroup ({SANDBOX.describe()})"
+        if not confined or (SANDBOX.pids_cgroup is None and not SANDBOX.own_uid):
+            return f"host-harming attack: needs a PID namespace and a pids cgroup, or a uid of its own ({SANDBOX.describe()})"
     elif needs == "pid namespace":
-        if not SANDBOX.pid_namespace:
-            return f"host-harming attack: needs a PID namespace ({SANDBOX.describe()})"
+        if not confined:
+            return f"host-harming attack: needs a PID namespace or a uid of its own ({SANDBOX.describe()})"
     elif needs == "private file system":
-        if SANDBOX.bwrap is None:
-            return f"without bubblewrap the worker sees the host file system ({SANDBOX.describe()})"
+        if not SANDBOX.private_filesystem:
+            return f"without namespaces the worker sees the host file system ({SANDBOX.describe()})"
     elif needs == "process reaping":
-        if not SANDBOX.pid_namespace and SANDBOX.pids_cgroup is None:
-            return f"a setsid daemon escapes without a PID namespace or pids cgroup ({SANDBOX.describe()})"
+        if not confined and SANDBOX.pids_cgroup is None:
+            return f"a setsid daemon escapes without a PID namespace, a pids cgroup or a uid ({SANDBOX.describe()})"
     elif needs == "network isolation":
         if not SANDBOX.network_isolated:
             return f"no network namespace here ({SANDBOX.describe()})"
@@ -155,7 +162,7 @@ def bystander(tmp_path_factory: pytest.TempPathFactory):
     """A correct submission whose worker lives through every attack."""
     folder = tmp_path_factory.mktemp("bystander")
     (folder / "q2_4.py").write_text(CORRECT)
-    with SubmissionRunner(folder, LIMITS) as runner:
+    with SubmissionRunner(folder, LIMITS, sandbox=SANDBOX) as runner:
         expected = runner.call("q2_4", "dyhat_dw1", ARGUMENTS)
         assert expected.status == "ok"
         yield runner, expected
@@ -193,7 +200,7 @@ def test_attack_costs_only_its_own_call(attack: Attack, tmp_path: Path, victims:
         server.setblocking(False)
         folder = prepare(attack.name, tmp_path, victims, server)
         before = snapshot(victims)
-        with SubmissionRunner(folder, LIMITS) as runner:
+        with SubmissionRunner(folder, LIMITS, sandbox=SANDBOX) as runner:
             definition = runner.inspect("q2_4", "dyhat_dw1")
             if attack.statuses == ("module_error",):
                 outcome = Outcome(definition.status, message=definition.message)
@@ -201,7 +208,7 @@ def test_attack_costs_only_its_own_call(attack: Attack, tmp_path: Path, victims:
                 assert definition.status == "function", definition
                 outcome = runner.call("q2_4", "dyhat_dw1", ARGUMENTS)
             later = runner.call("q2_4", "dyhat_dw1", ARGUMENTS)  # the runner is still usable
-            run_id = runner.run_id
+            run_id, uid = runner.run_id, runner.place.uid
         with pytest.raises(BlockingIOError):
             server.accept()
     assert outcome.status in attack.statuses, outcome
@@ -211,6 +218,8 @@ def test_attack_costs_only_its_own_call(attack: Attack, tmp_path: Path, victims:
         assert attack.value(outcome.value), outcome
     assert later.status in attack.statuses + ("ok", "exception", "crashed"), later
     assert surviving_processes(run_id) == []
+    if uid is not None:
+        assert uids.processes_of(uid) == []
     assert snapshot(victims) == before
     assert not any(marker.exists() for marker in HOST_MARKERS)
     assert np.asarray is numpy_asarray
@@ -222,7 +231,7 @@ def test_forged_frames_printed_to_stdout_are_only_shown_escaped(tmp_path, victim
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         folder = prepare("forged_frame_stdout", tmp_path, victims, server)
-    with SubmissionRunner(folder, LIMITS) as runner:
+    with SubmissionRunner(folder, LIMITS, sandbox=SANDBOX) as runner:
         outcome = runner.call("q2_4", "dyhat_dw1", ARGUMENTS)
     assert outcome.value.tolist() == 0.25
     assert outcome.output.startswith('\\x00\\x00\\x00M{"id": 1, "index": 0, "status": "ok"')
@@ -233,7 +242,7 @@ def test_the_genuine_reply_a_forgery_displaced_does_not_fail_the_next_request(tm
     folder = tmp_path / "forger"
     shutil.copytree(ATTACKS / "forged_frame_with_token", folder)
     (folder / "other.py").write_text("def f(x):\n    print('other', x)\n    return x\n")
-    with SubmissionRunner(folder, LIMITS) as runner:
+    with SubmissionRunner(folder, LIMITS, sandbox=SANDBOX) as runner:
         (forged,) = runner.call_many("q2_4", "dyhat_dw1", [ARGUMENTS])
         definition = runner.inspect("other", "f")
         later = runner.call("other", "f", {"x": np.array(2.0)})
@@ -244,7 +253,7 @@ def test_the_genuine_reply_a_forgery_displaced_does_not_fail_the_next_request(tm
 
 
 def test_host_harming_attacks_are_skipped_without_a_pid_namespace(monkeypatch):
-    monkeypatch.setattr(__import__(__name__), "SANDBOX", sandbox.detect(bwrap=None))
+    monkeypatch.setattr(__import__(__name__), "SANDBOX", sandbox.Sandbox(mode="process"))
     assert requirement_problem("pid namespace").startswith("host-harming attack: needs a PID namespace")
     assert requirement_problem("pid namespace and pids cgroup").startswith("host-harming attack")
     assert requirement_problem("") is None

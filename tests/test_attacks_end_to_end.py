@@ -42,7 +42,7 @@ from harness.report.markdown import escape_text
 from harness.results import ItemResult, SubmissionResult
 from harness.runner import Limits, SubmissionRunner, surviving_processes
 from harness.spec import load_spec
-from test_attacks import ATTACKS, HOST_MARKERS, SANDBOX, requirement_problem, snapshot
+from test_attacks import ATTACKS, HOST_MARKERS, ISOLATION, SANDBOX, requirement_problem, snapshot
 
 pytestmark = pytest.mark.slow  # whole classes of attacks graded end to end
 
@@ -52,7 +52,7 @@ REFERENCE = ROOT / "submissions" / "reference_solution"
 GRADING_ORDER = ("2.2", "2.3", "2.4", "2.1")
 ATTACKED = "2.4 dyhat_dw1"
 LIMITS = Limits(call_timeout=1.0, submission_timeout=10.0, memory_bytes=512 << 20)
-OPTIONS = GradeOptions(seed=0, examples=5, limits=LIMITS, jobs=1)  # one process: its runners are recorded
+OPTIONS = GradeOptions(seed=0, examples=5, limits=LIMITS, jobs=1, isolation=ISOLATION)  # one process: its runners are recorded
 # What a submission may take beyond its worker time: each worker start-up (Python and numpy under
 # bubblewrap take about 0.3 s here) and the grading around the calls (references, reports).
 START_ALLOWANCE = 5.0
@@ -308,7 +308,9 @@ def host_harming_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     problem = requirement_problem(HOST_HARMING)
     if problem:
         pytest.skip(problem)
-    options = dataclasses.replace(OPTIONS, require_sandbox=True)  # never unconfined
+    # Never unconfined: a namespace sandbox is required, or (mode "uid") the uid of its own that
+    # requirement_problem has just checked.
+    options = dataclasses.replace(OPTIONS, require_sandbox=SANDBOX.mode != "uid")
     return grade_run(tmp_path_factory.mktemp("host_harming_run"), runnable("host_harming_run"), {}, options)
 
 

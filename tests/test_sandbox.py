@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from harness.runner import Limits, SubmissionRunner, surviving_processes
 
 LIMITS = Limits(call_timeout=2.0, memory_bytes=512 << 20, cpu_seconds=30, file_size_bytes=1 << 16, open_files=32)
 DETECTED = sandbox.detect()
-FALLBACK = sandbox.detect(bwrap=None)
-needs_bubblewrap = pytest.mark.skipif(not DETECTED.pid_namespace, reason=f"bubblewrap cannot run here: {DETECTED.problems}")
+FALLBACK = sandbox.detect(bwrap=None)  # the harness's own namespaces where they work
+UNISOLATED = sandbox.Sandbox(mode="process", problems=("bubblewrap unavailable: test", "namespaces unavailable: test"))
+needs_bubblewrap = pytest.mark.skipif(DETECTED.mode != "bubblewrap", reason=f"bubblewrap cannot run here: {DETECTED.problems}")
+PRIVATE = [chosen for chosen in (DETECTED, FALLBACK) if chosen.private_filesystem]
 
 PROBES = '''\
 import os
@@ -126,10 +129,10 @@ def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module", params=["detected", "fallback"])
+@pytest.fixture(scope="module", params=["detected", "fallback", "trusted"])
 def runner(request: pytest.FixtureRequest, submission: Path):
-    chosen = DETECTED if request.param == "detected" else FALLBACK
-    with SubmissionRunner(submission, LIMITS, sandbox=chosen) as runner:
+    chosen = {"detected": DETECTED, "fallback": FALLBACK, "trusted": UNISOLATED}[request.param]
+    with SubmissionRunner(submission, LIMITS, sandbox=chosen, trusted=request.param == "trusted") as runner:
         yield runner
 
 
@@ -147,7 +150,7 @@ def test_the_environment_is_scrubbed(runner):
     outcome = call(runner, "environment")
     assert outcome.value == 1.0
     names = ["HARNESS_RUN_ID", "HOME", "LANG", "LC_ALL", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PATH"]
-    names += ["PWD", "TMPDIR"] if runner.sandbox.bwrap else ["TMPDIR"]  # bubblewrap's --chdir sets PWD
+    names += ["PWD", "TMPDIR"] if runner.sandbox.mode == "bubblewrap" else ["TMPDIR"]  # bubblewrap's --chdir sets PWD
     assert outcome.output == f"{names}\n"
 
 
@@ -215,19 +218,19 @@ def test_a_worker_killed_by_its_memory_cgroup_is_a_memory_verdict(submission):
 
 
 def test_without_a_memory_cgroup_the_isolation_says_so():
-    bare = sandbox.Sandbox(pids_cgroup=Path("/x"), problems=("no memory cgroup: no writable cgroup",))
-    assert bare.describe() == "process, pids cgroup, rlimits (no memory cgroup: no writable cgroup)"
+    bare = sandbox.Sandbox(mode="namespaces", pids_cgroup=Path("/x"), problems=("no memory cgroup: no writable cgroup",))
+    assert bare.describe().endswith(", pids cgroup, rlimits (no memory cgroup: no writable cgroup)")
 
 
-@needs_bubblewrap
-def test_bubblewrap_shows_only_python_and_the_submission_copy(submission):
-    with SubmissionRunner(submission, LIMITS) as runner:
-        assert runner.isolation.startswith("bubblewrap (no network, own PID")
+@pytest.mark.parametrize("chosen", PRIVATE, ids=[chosen.mode for chosen in PRIVATE])
+def test_the_sandbox_shows_only_python_and_the_submission_copy(submission, chosen):
+    with SubmissionRunner(submission, LIMITS, sandbox=chosen) as runner:
+        assert runner.isolation.startswith(f"{chosen.mode} (no network, own PID")
         outcome = call(runner, "view")
         assert outcome.value <= 3.0  # a fresh PID namespace: the worker is pid 1 or 2
         seen = json.loads(outcome.output)
         allowed = {"dev", "tmp", "run", "submission", "etc", "usr", "lib", "lib32", "lib64", "libx32"}
-        allowed |= {Path(path).parts[1] for path in sandbox.python_paths()}
+        allowed |= {Path(mount[2]).parts[1] for mount in sandbox.python_mounts()}
         assert set(seen["root"]) <= allowed
         assert not {"proc", "sys", "home", "work", "var"} & set(seen["root"])
         assert (seen["here"], seen["cwd"]) == (["notes.txt", "probes.py"], "/submission")
@@ -235,13 +238,14 @@ def test_bubblewrap_shows_only_python_and_the_submission_copy(submission):
         assert outcome.message.startswith("ModuleNotFoundError: No module named 'harness"), outcome
 
 
-@needs_bubblewrap
-def test_only_the_sized_tmp_is_writable_inside_bubblewrap(submission):
+@pytest.mark.parametrize("chosen", PRIVATE, ids=[chosen.mode for chosen in PRIVATE])
+def test_only_the_sized_tmp_is_writable_inside_the_sandbox(submission, chosen):
     # tmpfs pages are not address space: an unsized writable tmpfs would escape RLIMIT_AS.
-    with SubmissionRunner(submission, LIMITS) as runner:
+    with SubmissionRunner(submission, LIMITS, sandbox=chosen) as runner:
         outcome = call(runner, "writable")
-    assert outcome.output == "['/tmp']\n"
-    assert f"{sandbox.SANDBOX_TMP_BYTES >> 20} MiB tmpfs /tmp" in runner.isolation
+    expected = "['/tmp']\n" if chosen.mode == "bubblewrap" else "['/dev/shm', '/tmp']\n"
+    assert outcome.output == expected
+    assert f"{sandbox.SANDBOX_TMP_BYTES >> 20} MiB" in runner.isolation
 
 
 def _listener(folder: Path) -> socket.socket:
@@ -268,8 +272,13 @@ def test_the_network_is_unreachable_when_claimed(tmp_path, chosen):
 
 def test_the_fallback_says_why_bubblewrap_is_missing():
     assert FALLBACK.problems[0] == "bubblewrap unavailable: `bwrap` is not installed (apt-get install bubblewrap)"
-    assert FALLBACK.describe().startswith("process + unshare -n (no network)" if FALLBACK.unshare else "process")
-    assert not FALLBACK.pid_namespace
+    assert FALLBACK.describe().startswith(f"{FALLBACK.mode} " if FALLBACK.mode != "process" else "NO ISOLATION")
+
+
+@pytest.mark.skipif(FALLBACK.mode != "namespaces", reason=f"the namespace launcher cannot run here: {FALLBACK.problems}")
+def test_without_bubblewrap_the_harness_builds_the_namespaces_itself():
+    assert FALLBACK.pid_namespace and FALLBACK.network_isolated and FALLBACK.private_filesystem
+    assert FALLBACK.own_uid == (os.geteuid() == 0)
 
 
 def test_a_failing_bubblewrap_is_reported_with_its_own_words(tmp_path):
@@ -281,9 +290,19 @@ def test_a_failing_bubblewrap_is_reported_with_its_own_words(tmp_path):
     )
 
 
-def test_require_sandbox_refuses_to_run_without_bubblewrap(submission):
-    with pytest.raises(SandboxUnavailable, match="the bubblewrap sandbox is required but cannot run here: bubblewrap unavailable"):
-        SubmissionRunner(submission, LIMITS, require_sandbox=True, sandbox=FALLBACK)
+def test_require_sandbox_refuses_to_run_without_namespaces(submission):
+    uid_only = sandbox.Sandbox(mode="uid", problems=("bubblewrap unavailable: test", "namespaces unavailable: test"))
+    for chosen in (uid_only, UNISOLATED):
+        with pytest.raises(SandboxUnavailable, match="a namespace sandbox is required .* cannot run here: bubblewrap unavailable: test"):
+            SubmissionRunner(submission, LIMITS, require_sandbox=True, trusted=True, sandbox=chosen)
+
+
+def test_untrusted_code_is_refused_without_isolation(submission):
+    with pytest.raises(SandboxUnavailable, match="submission code cannot be isolated here: .* pass --trusted-code"):
+        SubmissionRunner(submission, LIMITS, sandbox=UNISOLATED)
+    with SubmissionRunner(submission, LIMITS, sandbox=UNISOLATED, trusted=True) as runner:
+        assert runner.isolation.startswith("NO ISOLATION: submission code runs as the grader (trusted code only)")
+        assert call(runner, "limits").status == "ok"
 
 
 @needs_bubblewrap
@@ -293,17 +312,21 @@ def test_require_sandbox_accepts_a_working_bubblewrap(submission):
 
 
 def test_the_description_names_every_layer():
-    layers = sandbox.Sandbox(unshare="/usr/bin/unshare", pids_cgroup=Path("/x"), memory_cgroup=Path("/y"), problems=("no bwrap",))
+    layers = sandbox.Sandbox(mode="uid", pids_cgroup=Path("/x"), memory_cgroup=Path("/y"), problems=("no bwrap",))
     assert layers.describe() == (
-        "process + unshare -n (no network), pids cgroup, memory cgroup (the worker and its children together), "
-        "rlimits (no bwrap)"
+        "separate unprivileged uid per submission, no new privileges, its files private, every process of the "
+        "uid killed at the end (no namespaces: world-readable host files and the network are reachable), "
+        "pids cgroup, memory cgroup (the worker and its children together), rlimits (no bwrap)"
     )
-    assert sandbox.Sandbox().describe() == "process, rlimits"
+    assert sandbox.Sandbox().describe() == "NO ISOLATION: submission code runs as the grader (trusted code only), rlimits"
+    assert "a separate unprivileged uid per submission" in sandbox.Sandbox(mode="namespaces").describe()
+    assert "the grader's uid in a user namespace" in sandbox.Sandbox(mode="namespaces", user_namespace=True).describe()
 
 
-def test_python_paths_do_not_expose_the_project(tmp_path):
+def test_python_mounts_do_not_expose_the_project(tmp_path):
     project = Path(__file__).resolve().parent.parent
-    for path in sandbox.python_paths():
-        assert not str(project).startswith(path), path
-        assert not path.startswith(str(project)), path
+    for kind, source, target in sandbox.python_mounts():
+        for path in (source, target) if kind == "bind" else (target,):
+            assert not str(project).startswith(path), path
+            assert not path.startswith(str(project)), path
 

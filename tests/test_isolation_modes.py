@@ -1,0 +1,162 @@
+"""The sandbox starts from every Python a user would have, and the attack suite holds in every mode.
+
+Pythons: a ``python3 -m venv`` under ``/tmp`` made from Debian's ``/usr/bin/python3`` (a symlink
+chain: ``venv/bin/python3 -> /usr/bin/python3 -> python3.11``), one made from the interpreter
+running the tests (pyenv here: ``venv/bin/python3 -> ~/.pyenv/versions/X/bin/python3 -> python3.X``)
+under ``/tmp`` and outside it, and the interpreter itself.
+
+Modes: the attack suites (``tests/test_attacks.py`` at the runner level and
+``tests/test_attacks_end_to_end.py`` through ``grade_all``) run in a subprocess once per mode this
+machine can produce, selected with ``HARNESS_TEST_ISOLATION`` (a named mode that cannot run fails
+the run, it never falls back): bubblewrap from the ``/tmp`` venv, the harness's own namespaces as
+root, a uid per submission as root (namespaces ruled out), and as an unprivileged user (uid 65534)
+both bubblewrap and the namespaces in a user namespace. A mode the machine cannot produce skips,
+saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+NOBODY = 65534
+PACKAGES = ["numpy>=1.26", "mpmath>=1.3", "hypothesis>=6.100", "pyyaml>=6.0", "pytest>=8"]
+ATTACK_SUITES = ["tests/test_attacks.py", "tests/test_attacks_end_to_end.py"]
+
+
+def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, timeout=1800, **kwargs)
+
+
+def _make_venv(python: str, folder: Path, *, packages: bool) -> Path:
+    """A venv at ``folder`` made by ``python`` that finds the harness (a .pth, like an editable install)."""
+    done = _run([python, "-m", "venv", *([] if packages else ["--system-site-packages"]), str(folder)])
+    if done.returncode != 0:
+        pytest.skip(f"{python} -m venv failed here: {done.stderr.strip()[-300:]}")
+    venv_python = folder / "bin" / "python3"
+    if packages:
+        done = _run([str(venv_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PACKAGES])
+        if done.returncode != 0:
+            pytest.skip(f"could not install the harness's dependencies into a venv: {done.stderr.strip()[-300:]}")
+    site = _run([str(venv_python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout.strip()
+    Path(site, "harness_project.pth").write_text(f"{ROOT}\n")
+    for path in [folder, *folder.rglob("*")]:  # readable by an unprivileged user and a uid of its own
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o755 if path.is_dir() else path.stat().st_mode | 0o644)
+    return venv_python
+
+
+@pytest.fixture(scope="module")
+def system_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv under /tmp made from Debian's /usr/bin/python3, with the dependencies installed."""
+    if not SYSTEM_PYTHON.exists():
+        pytest.skip("no /usr/bin/python3 on this machine")
+    folder = Path("/tmp") / f"harness-venv-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    yield _make_venv(str(SYSTEM_PYTHON), folder, packages=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _mode(python: Path | str, *arguments: str, user: int | None = None) -> str:
+    """The mode ``harness.sandbox.detect(*arguments)`` finds when run by ``python`` (as ``user``)."""
+    code = f"from harness import sandbox; found = sandbox.detect({', '.join(arguments)}); print(found.mode); print(found.problems)"
+    done = _run(_as(user) + [str(python), "-c", code], cwd="/")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _as(user: int | None) -> list[str]:
+    if user is None:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or os.geteuid() != 0:
+        pytest.skip("running as another user needs root and util-linux setpriv")
+    return [setpriv, f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"]
+
+
+bubblewrap_here = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed here")
+
+
+@bubblewrap_here
+def test_bubblewrap_starts_from_a_venv_under_tmp_made_by_a_symlinked_system_python(system_venv):
+    assert os.path.islink(system_venv) and os.path.islink(os.readlink(system_venv))
+    assert _mode(system_venv).startswith("bubblewrap\n")
+
+
+@pytest.mark.parametrize("where", ["tmp", "elsewhere"])
+def test_every_sandbox_starts_from_a_venv_of_the_running_python(tmp_path, where):
+    base = Path("/tmp") if where == "tmp" else ROOT / ".pytest-venvs"
+    folder = base / f"harness-venv-{where}-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        python = _make_venv(sys.executable, folder, packages=False)
+        if shutil.which("bwrap"):
+            assert _mode(python).startswith("bubblewrap\n")
+        assert _mode(python, "bwrap=None").startswith("namespaces\n")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if where == "elsewhere" and base.exists() and not any(base.iterdir()):
+            base.rmdir()
+
+
+def test_the_namespaces_start_from_the_interpreter_itself():
+    assert _mode(sys.executable, "bwrap=None").startswith("namespaces\n")
+
+
+def _attack_suite(python: Path | str, isolation: str, tmp_path: Path, *, user: int | None = None) -> None:
+    """Run both attack suites with ``python`` in ``isolation`` (as ``user``); fail with their output."""
+    work = tmp_path / f"run-{isolation}"
+    work.mkdir()
+    if user is not None:
+        os.chown(work, user, user)
+        tmp_path.chmod(0o755)
+        for parent in tmp_path.parents:  # pytest's base folder is private to root
+            if str(parent).startswith("/tmp/") and parent.stat().st_uid == 0:
+                parent.chmod(parent.stat().st_mode | 0o711)
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(work),
+        "LANG": "C.UTF-8",
+        "HARNESS_TEST_ISOLATION": isolation,
+        "HARNESS_CACHE_DIR": str(work / "cache"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    command = [str(python), "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=-ra",
+               f"--basetemp={work / 'pytest'}", *ATTACK_SUITES]
+    done = _run(_as(user) + command, cwd=ROOT, env=environment)
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    assert done.returncode == 0, f"{isolation}: {done.stdout[-6000:]}\n{done.stderr[-2000:]}"
+    assert " passed" in summary and "failed" not in summary, summary
+
+
+@bubblewrap_here
+def test_the_attack_suite_holds_under_bubblewrap_from_a_venv_under_tmp(system_venv, tmp_path):
+    _attack_suite(system_venv, "bubblewrap", tmp_path)
+
+
+def test_the_attack_suite_holds_in_the_harness_own_namespaces_as_root(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("as root only (the unprivileged case is its own test)")
+    _attack_suite(sys.executable, "namespaces", tmp_path)
+
+
+def test_the_attack_suite_holds_with_a_uid_per_submission_as_root(system_venv, tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("a uid per submission needs root")
+    _attack_suite(system_venv, "uid", tmp_path)
+
+
+@pytest.mark.parametrize("isolation", ["bubblewrap", "namespaces"])
+def test_the_attack_suite_holds_as_an_unprivileged_user(system_venv, tmp_path, isolation):
+    if isolation == "bubblewrap" and shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed here")
+    _attack_suite(system_venv, isolation, tmp_path, user=NOBODY)
