@@ -1,9 +1,11 @@
-"""How a submission answers each item: a function in its sandboxed worker, or its answers.yaml.
+"""How a submission answers each item: a function in its sandboxed worker, its answers.yaml, or its write-up.
 
 ``Submission`` looks an item up in the submission's modules (through the runner, which only
-inspects them inside the worker) and in its ``answers.yaml``, and gives the checker an ``Answer``
-to call, or a ``Problem`` saying why the item cannot be checked at all (missing file, a value
-where a function was expected, ``*args``, ...). A module wins over ``answers.yaml``, with a note.
+inspects them inside the worker), in its ``answers.yaml`` and in its write-ups (``*.md``,
+``*.tex``: ``harness.writeup``), and gives the checker an ``Answer`` to call, or a ``Problem``
+saying why the item cannot be checked at all (missing file, a value where a function was
+expected, ``*args``, an unreadable equation, ...). A module wins over ``answers.yaml``, and both
+over a write-up, with a note.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from harness.answers import ANSWERS_FILE, WrittenAnswers
 from harness.check import ClaimAnswer, Problem
 from harness.runner import Definition, SubmissionRunner
 from harness.spec import ClaimItem, DerivativeItem, Question
+from harness.writeup import WriteupAnswers
 
 
 class PythonAnswer:
@@ -67,10 +70,22 @@ def definition_problem(definition: Definition, question: Question, module: str, 
 class Submission:
     """One submission's ways of answering: its worker (Python modules) and its answers.yaml."""
 
-    def __init__(self, runner: SubmissionRunner, written: WrittenAnswers) -> None:
+    def __init__(self, runner: SubmissionRunner, written: WrittenAnswers, writeup: WriteupAnswers | None = None) -> None:
         self.runner = runner
         self.written = written
-        self.notes: list[str] = []
+        self.writeup = writeup
+        self.notes: list[str] = list(writeup.notes) if writeup else []
+
+    def from_writeup(self, question: Question, name: str, definition: Definition) -> bool:
+        """Whether the write-up answers this item: neither a module nor answers.yaml does, and it has the question."""
+        if self.writeup is None or not self.writeup.answers(question.id):
+            return False
+        in_yaml = self.written.has(f"{question.id} {name}")
+        if definition.status in ("missing_module", "missing_name") and not in_yaml:
+            return True
+        source = ANSWERS_FILE if in_yaml else f"{question.module}.py"
+        self.notes.append(f"the write-up's answer to {question.id} {name} is ignored because {source} gives it")
+        return False
 
     def written_entry(self, question: Question, name: str, definition: Definition):
         """The answers.yaml entry for an item the modules do not define, else None (noting a clash)."""
@@ -96,6 +111,8 @@ class Submission:
     def answer(self, question: Question, item: DerivativeItem):
         """The Answer (or Problem) for a derivative item."""
         definition = self.runner.inspect(question.module, item.name)
+        if self.from_writeup(question, item.name, definition):
+            return self.writeup.answer(question, item)
         written = self.written_entry(question, item.name, definition)
         if isinstance(written, _Written):
             return Problem(
@@ -129,6 +146,8 @@ class Submission:
     def claim(self, question: Question, item: ClaimItem) -> ClaimAnswer | Problem:
         """What the submission answered to a claim, or why it answered nothing."""
         definition = self.runner.inspect(question.module, item.name)
+        if self.from_writeup(question, item.name, definition):
+            return self.writeup.claim(question, item)
         written = self.written_entry(question, item.name, definition)
         if isinstance(written, _Written):
             value = written.value if isinstance(written.value, bool) else _NotABool(written.value)

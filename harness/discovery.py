@@ -2,7 +2,8 @@
 
 The CLI and the pytest plugin both find their specs here (the plugin relative to the repository's
 root, the CLI relative to the working directory), so both read a folder alike: a folder holding
-``.py`` files or ``answers.yaml`` is one submission; any other folder is a folder of
+``.py`` files, ``answers.yaml`` or a write-up (``*.md``, ``*.tex``; a ``README.md`` alone does not
+count) is one submission; any other folder is a folder of
 submissions (each of its folders that does not start with a dot).
 """
 
@@ -14,14 +15,20 @@ from pathlib import Path
 from harness.answers import ANSWERS_FILE
 from harness.config import Config
 from harness.errors import UsageError
+from harness.writeup.reading import writeup_files
 
 DEFAULT_SPECS = Path("specs")
 DEFAULT_SUBMISSIONS = Path("submissions")
 
 
 def is_submission(folder: Path) -> bool:
-    """Whether ``folder`` is one submission (it holds ``.py`` files or ``answers.yaml``)."""
-    return any(folder.glob("*.py")) or (folder / ANSWERS_FILE).exists()
+    """Whether ``folder`` is one submission (it holds ``.py`` files, ``answers.yaml`` or a write-up)."""
+    return any(folder.glob("*.py")) or (folder / ANSWERS_FILE).exists() or bool(_writeups(folder))
+
+
+def _writeups(folder: Path) -> list[Path]:
+    """The write-ups of a folder, a README apart (a folder of submissions often has one)."""
+    return [path for path in writeup_files(folder) if not path.name.lower().startswith("readme")]
 
 
 def submissions_in(folder: Path) -> list[Path]:
@@ -66,13 +73,14 @@ def split_paths(paths: Sequence[Path], config: Config = Config()) -> tuple[list[
 def not_gradable(folder: Path, expected: Sequence[str]) -> str | None:
     """Why ``folder`` holds nothing that can be graded, or ``None``.
 
-    ``expected`` are the files the spec names (its questions' modules); ``answers.yaml`` counts
-    too. An empty upload, or one without any of those files at its top level, is not gradable:
+    ``expected`` are the files the spec names (its questions' modules); ``answers.yaml`` and a
+    write-up count too. An empty upload, or one without any of those files at its top level, is not gradable:
     its zero is not a grade for its work (PrairieLearn's ``gradable: false``).
     """
     entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")] if folder.is_dir() else []
     if not entries:
         return "the submission is empty"
-    if not any((folder / name).is_file() for name in (*expected, ANSWERS_FILE)):
-        return f"none of the files the spec names ({', '.join(expected)}, or {ANSWERS_FILE}) was handed in"
+    if not any((folder / name).is_file() for name in (*expected, ANSWERS_FILE)) and not _writeups(folder):
+        return (f"none of the files the spec names ({', '.join(expected)}, {ANSWERS_FILE}, or a write-up: "
+                "*.md, *.tex) was handed in")
     return None

@@ -36,12 +36,14 @@ from harness.errors import InternalError, SandboxUnavailable, UsageError
 from harness.lock import read_lock, save_lock
 from harness.outputs import write_class, write_submission
 from harness.parallel import GradingPool, graded, warm
-from harness.results import ItemResult, QuestionResult, RunSettings, SubmissionResult
+from harness.results import ItemResult, QuestionResult, RunSettings, StepResult, SubmissionResult
 from harness.runner import Limits, SubmissionRunner
 from harness.sandbox import ISOLATION_CHOICES
 from harness.sandbox import choose as choose_sandbox
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Item, Question
 from harness.store import Store, open_cache, run_store
+from harness.writeup import WriteupAnswers
+from harness.writeup.steps import check_steps
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,9 @@ class Grader:
         self._runner = SubmissionRunner(self.submission, limits, require_sandbox=options.require_sandbox,
                                         trusted=options.trusted_code, sandbox=choose_sandbox(options.isolation),
                                         first=first, exclude=options.exclude)
-        self._answering = Submission(self._runner, load_answers(self.submission))
+        self._answering = Submission(self._runner, load_answers(self.submission),
+                                     WriteupAnswers.load(self.submission, assignment))
+        self._steps: tuple[StepResult, ...] | None = None
         self._checked: dict[tuple[str, str], ItemResult] = {}
 
     def __enter__(self) -> Grader:
@@ -132,8 +136,17 @@ class Grader:
         """The verdict on one item (checked once; asking again gives the same result)."""
         key = (question.id, item.name)
         if key not in self._checked:
-            self._checked[key] = _check_item(self.checker, self._answering, question, item)
+            result = _check_item(self.checker, self._answering, question, item)
+            quoted = self._answering.writeup.quote(question.id, item.name) if self._answering.writeup else None
+            self._checked[key] = dataclasses.replace(result, quoted=quoted) if quoted else result
         return self._checked[key]
+
+    def steps(self) -> tuple[StepResult, ...]:
+        """Every step of the submission's write-ups, checked once (``harness.writeup.steps``)."""
+        if self._steps is None:
+            writeup = self._answering.writeup
+            self._steps = _check_steps(self.checker, writeup.writeup if writeup else None)
+        return self._steps
 
     def result(self) -> SubmissionResult:
         """Every item checked so far, as the submission's result (in the spec's order)."""
@@ -153,6 +166,7 @@ class Grader:
             execution_time=round(time.perf_counter() - self._started, 3),
             notes=tuple(note for note in (self._runner.copy_note, *self._answering.notes) if note),
             not_gradable=not_gradable(self.submission, sorted({f"{q.module}.py" for q in self.assignment.questions})),
+            steps=self.steps(),
         )
 
 
@@ -195,6 +209,18 @@ def _check_item(checker: Checker, submission: Submission, question: Question, it
             f"instructor has been shown the details.{detail}",
             internal_error=True, mistake="internal error",
         )
+
+
+def _check_steps(checker: Checker, writeup) -> tuple[StepResult, ...]:
+    """The write-up's steps; a fault of the harness here costs the steps only, never a grade."""
+    try:
+        return check_steps(checker, writeup)
+    except (KeyboardInterrupt, SandboxUnavailable):
+        raise
+    except Exception:
+        print("harness: internal error while checking the write-up's steps:", file=sys.stderr)
+        traceback.print_exc()
+        return ()
 
 
 def _run_settings(checker: Checker, isolation: str, command: str) -> RunSettings:

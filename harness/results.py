@@ -99,6 +99,9 @@ class ItemResult:
     """Captured stdout/stderr of the submission for this item, escaped and truncated."""
     internal_error: bool = False
     """The grader itself failed on this item (a bug to report), not the submission."""
+    quoted: str | None = None
+    """For an answer read from a write-up: what it says, as written, and where
+    (``"answers.md, line 57: \\hat{y}(1 - \\hat{y})"``)."""
     mistake: str | None = None
     """The kind of mistake, the same for every submission that makes it, for class statistics:
     a failed derivative's diagnosis (``"sign error"``, ``"transposed"``, ...), ``"wrong claim"``,
@@ -109,6 +112,31 @@ class ItemResult:
     def test_name(self) -> str:
         """The name reports and Gradescope use: ``"2.4 dyhat_dw1"``."""
         return f"{self.question_id} {self.name}"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step ``A = B`` of a write-up, checked numerically at its question's inputs."""
+
+    question_id: str
+    file: str
+    line: int
+    latex: str
+    """The step as written: ``"\\frac{\\partial \\hat{y}}{\\partial b_2} = 1"``."""
+    holds: bool | None
+    """True, False, or None when it could not be checked (``reason`` says why)."""
+    label: str | None = None
+    """The equation's label in the write-up (``"2.1.2"``), if it has one."""
+    reason: str | None = None
+    """Why a step is unchecked, or the diagnosis of a false step when one fits."""
+    examples: int = 0
+    failed: int = 0
+    """On how many of the ``examples`` inputs a false step fails."""
+    inputs: tuple[tuple[str, Value], ...] = ()
+    """The first input where a false step fails."""
+    activation: str | None = None
+    left_value: Value | None = None
+    right_value: Value | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +201,8 @@ class SubmissionResult:
     not_gradable: str | None = None
     """Why nothing of the submission could be graded (an empty upload, none of the files the spec
     names), as PrairieLearn's ``gradable: false``; ``None`` for a submission that was graded."""
+    steps: tuple[StepResult, ...] = ()
+    """Every step of the submission's write-ups, checked (``harness.writeup``); empty without one."""
 
     @property
     def status(self) -> str:

@@ -19,7 +19,7 @@ def test_an_upload_without_any_file_the_spec_names_is_not_gradable(tmp_path):
     (tmp_path / "work").mkdir()
     (tmp_path / "work" / "q1.py").write_text("")  # a folder uploaded instead of its files
     assert not_gradable(tmp_path, EXPECTED) == (
-        "none of the files the spec names (q1.py, q2.py, or answers.yaml) was handed in"
+        "none of the files the spec names (q1.py, q2.py, answers.yaml, or a write-up: *.md, *.tex) was handed in"
     )
 
 
