@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping
 
 from harness.report.markdown import render_item_markdown, render_overview_markdown
-from harness.results import ItemResult, SubmissionResult, Value
+from harness.results import ItemResult, StepResult, SubmissionResult, Value
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 """The visibility settings Gradescope accepts for a test."""
@@ -61,7 +61,8 @@ def gradescope_results(
         "test_name_format": "text",
         "stdout_visibility": "hidden",
         # How the submission was graded, for the instructor: the isolation that ran, the inputs.
-        "extra_data": {"isolation": result.settings.isolation, "inputs": result.settings.inputs},
+        "extra_data": {"isolation": result.settings.isolation, "inputs": result.settings.inputs,
+                       **({"steps": [_step_data(step) for step in result.steps]} if result.steps else {})},
         "tests": tests,
     }
 
@@ -78,6 +79,11 @@ def _extra_data(item: ItemResult) -> dict:
             "activation": example.activation,
         }
     return data
+
+
+def _step_data(step: StepResult) -> dict:
+    """One step of a write-up as data: where, as written, and whether it holds (``None``: unchecked)."""
+    return {"question": step.question_id, "line": step.line, "latex": step.latex, "holds": step.holds}
 
 
 def _json_value(value: Value) -> object:

@@ -25,6 +25,7 @@ from harness.results import (
     ItemResult,
     QuestionResult,
     RunSettings,
+    StepResult,
     SubmissionResult,
     Value,
 )
@@ -51,6 +52,8 @@ def render_submission_markdown(result: SubmissionResult) -> str:
         parts += ["## Notes", render_markdown_blocks([_notes(result)])]
     for question in result.questions:
         parts += _question_parts(question)
+    if result.steps:
+        parts += ["## Steps of the write-up", render_markdown_blocks(step_blocks(result.steps))]
     parts += ["## How to reproduce", reproduction_markdown(result.settings, result.spec_file)]
     return "\n\n".join(parts) + "\n"
 
@@ -80,6 +83,8 @@ def render_overview_markdown(result: SubmissionResult) -> str:
     ]
     if result.notes:
         blocks.append(_notes(result))
+    if result.steps:
+        blocks += step_blocks(result.steps)
     blocks += [
         Paragraph(
             (
@@ -93,6 +98,37 @@ def render_overview_markdown(result: SubmissionResult) -> str:
         Preformatted(result.settings.command, "sh"),
     ]
     return render_markdown_blocks(blocks)
+
+
+def step_blocks(steps: Sequence[StepResult]) -> list[Block]:
+    """The steps of a write-up: how many hold, then each false step and each unchecked one."""
+    false = [step for step in steps if step.holds is False]
+    unchecked = [step for step in steps if step.holds is None]
+    blocks: list[Block] = [Paragraph((
+        f"{len(steps)} steps checked: {len(steps) - len(false) - len(unchecked)} hold, {len(false)} false, "
+        f"{len(unchecked)} could not be checked. Steps do not change the score.",
+    ))]
+    for step in false:
+        label = f" ({step.label})" if step.label else ""
+        blocks += [
+            Paragraph((Strong(f"False step in {step.question_id}{label}"), f", {step.file} line {step.line}:")),
+            Preformatted(step.latex, "latex"),
+        ]
+        if step.reason:
+            blocks.append(Paragraph((step.reason,)))
+        context = _context_items((), step.activation)
+        blocks.append(Paragraph((f"It fails on {step.failed} of {step.examples} inputs; the first:",)))
+        blocks.append(Preformatted(_assignments(step.inputs)))
+        if context:
+            blocks.append(BulletList(context))
+        blocks += _value_blocks("Left side", step.left_value) + _value_blocks("Right side", step.right_value)
+    if unchecked:
+        blocks.append(Paragraph(("Not checked:",)))
+        blocks.append(BulletList(tuple(
+            (f"{step.question_id}, {step.file} line {step.line}: ", Code(step.latex), f": {step.reason}",)
+            for step in unchecked
+        )))
+    return blocks
 
 
 def _passed(result: SubmissionResult) -> int:
@@ -187,6 +223,8 @@ def _question_parts(question: QuestionResult) -> list[str]:
 
 def _item_blocks(item: ItemResult, *, output: bool) -> list[Block]:
     blocks: list[Block] = [Paragraph((item.summary,))] if item.summary else []
+    if item.quoted:
+        blocks += [Paragraph(("Your write-up:",)), Preformatted(item.quoted, "latex")]
     if item.kind == "claim":
         blocks += _answer_blocks(item)
     if item.status != "passed":
