@@ -128,6 +128,7 @@ class Worker:
         # which costs the student alone).
         self._asarray = np.asarray
         self._frombuffer = np.frombuffer
+        self._int64 = np.int64
         self._ndarray = np.ndarray
         self._dumps = json.dumps
         self._stdout = sys.stdout
@@ -260,7 +261,7 @@ class Worker:
             reply = {"id": request["id"], "index": number}
             try:
                 arguments = {
-                    key: self.argument(payload, offset, shape) for key, offset, shape in spec
+                    key: self.argument(payload, offset, shape, kind) for key, offset, shape, *kind in spec
                 }
                 status, array, message = self.run(module_name, name, arguments)
             except MemoryError:
@@ -272,12 +273,15 @@ class Worker:
             if status == "memory":
                 return
 
-    def argument(self, payload, offset, shape):
+    def argument(self, payload, offset, shape, kind=()):
         count = 1
         for size in shape:
             count *= size
         array = self._frombuffer(payload, dtype="<f8", count=count, offset=offset)
         array = array.reshape(shape).copy()  # fresh and writable: mutation cannot leak
+        if list(kind) == ["int64"]:  # labels: whole numbers sent as float64
+            array = array.astype(self._int64)
+            return int(array) if array.ndim == 0 else array
         return float(array) if array.ndim == 0 else array
 
     def run(self, module_name, name, arguments):

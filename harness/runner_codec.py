@@ -64,12 +64,17 @@ def check_name(kind: str, value: str) -> None:
 
 
 def encode_arguments(arguments: Mapping[str, np.ndarray]) -> tuple[list, bytes]:
-    """One call's arguments: ``[name, offset, shape]`` of each, and their float64 bytes."""
+    """One call's arguments: ``[name, offset, shape]`` of each, and their float64 bytes.
+
+    An integer array (labels) is sent as float64 too, exactly, marked ``[name, offset, shape,
+    "int64"]``: the worker hands it to the student as int64 (a scalar as an int).
+    """
     described, chunks, offset = [], [], 0
     for key, value in arguments.items():
         check_name("argument name", key)
+        integer = np.issubdtype(np.asarray(value).dtype, np.integer)
         array = np.asarray(value, dtype="<f8")  # 0-d stays 0-d; tobytes() is C order
-        described.append([key, offset, list(array.shape)])
+        described.append([key, offset, list(array.shape)] + (["int64"] if integer else []))
         chunks.append(array.tobytes(order="C"))
         offset += array.nbytes
     return described, b"".join(chunks)
@@ -79,7 +84,7 @@ def encode_calls(encoded: list[tuple[list, bytes]]) -> tuple[list, bytes]:
     """One request's calls (each ``encode_arguments``'s result): their arguments in one payload."""
     calls, payload, offset = [], bytearray(), 0
     for described, data in encoded:
-        calls.append([[key, offset + start, shape] for key, start, shape in described])
+        calls.append([[key, offset + start, *rest] for key, start, *rest in described])
         payload += data
         offset += len(data)
     return calls, bytes(payload)
