@@ -82,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "default_cache_dir": "harness.cache",
     "format_bytes": "harness.runner",
     "detect_isolation": "harness.sandbox",
+    "ISOLATION_CHOICES": "harness.sandbox",
     # errors
     "FormulaError": "harness.errors",
     "HarnessError": "harness.errors",
@@ -141,6 +142,6 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
     )
     from harness.results import ClaimEvidence, Counterexample, ItemResult, QuestionResult, RunSettings, SubmissionResult
     from harness.runner import Limits, format_bytes
-    from harness.sandbox import detect_isolation
+    from harness.sandbox import ISOLATION_CHOICES, detect_isolation
     from harness.strategies import input_strategy
     from harness.spec import Assignment, ClaimItem, DerivativeItem, Item, Question, load_spec, load_spec_text

@@ -166,6 +166,16 @@ class ReferenceCache:
                 "there could change grades. Make it yours and private (chmod 700), choose another "
                 "folder with --cache-dir, or grade with --no-cache"
             )
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            # Ours but open to others: a submission running as a uid of its own could read the true
+            # values there. Close it (the files inside are reachable only through this folder).
+            try:
+                os.chmod(self.directory, 0o700)
+            except OSError as error:
+                raise UsageError(
+                    f"the reference cache folder {str(self.directory)!r} is readable by other users and "
+                    f"cannot be made private ({error.strerror}); chmod 700 it or choose another with --cache-dir"
+                ) from None
         tag = self.directory / "CACHEDIR.TAG"  # tells backup tools to skip the folder
         if not tag.exists():
             try:

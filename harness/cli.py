@@ -42,8 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(grade)
     grade.add_argument("--fail-under", type=_percent, metavar="PERCENT",
                        help="exit 2 if any submission scores below PERCENT of the maximum")
-    grade.add_argument("--require-sandbox", action="store_true", default=None,
-                       help="refuse to grade unless the bubblewrap sandbox can run")
+    _add_isolation_options(grade)
     grade.add_argument("--quiet", "-q", action="store_true", help="print only errors and the final line")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report to FILE")
     grade.add_argument("--github", action="store_true",
@@ -166,8 +165,19 @@ def _cache_dir(args: argparse.Namespace) -> Path | None:
 
 def _add_grading_options(parser: argparse.ArgumentParser) -> None:
     _add_input_options(parser)
+    _add_isolation_options(parser)
+
+
+def _add_isolation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require-sandbox", action="store_true", default=None,
-                        help="refuse to grade unless the bubblewrap sandbox can run")
+                        help="refuse to grade unless submissions run in their own namespaces "
+                        "(bubblewrap or the harness's own)")
+    parser.add_argument("--isolation", choices=harness.ISOLATION_CHOICES, default=None,
+                        help="the isolation mode: auto (default: the strongest that runs here), or exactly "
+                        "bubblewrap, namespaces, uid or none (an error where it cannot run)")
+    parser.add_argument("--trusted-code", action="store_true", default=None,
+                        help="the submissions are your own: grade them even where they cannot be isolated "
+                        "(every report says so)")
 
 
 def _positive_int(text: str) -> int:
@@ -193,13 +203,15 @@ def _percent(text: str) -> float:
 def _grade(args: argparse.Namespace) -> int:
     config = find_config(Path.cwd()).override(
         out=args.out, seed=args.seed, examples=args.examples, fail_under=args.fail_under,
-        require_sandbox=args.require_sandbox, junit=args.junit,
+        require_sandbox=args.require_sandbox, junit=args.junit, isolation=args.isolation,
+        trusted_code=args.trusted_code,
     )
     specs, submissions = harness.split_paths(args.paths, config)
     assignments = [harness.load_spec(path) for path in specs]
     out = config.out or DEFAULT_OUT
     options = harness.GradeOptions(seed=config.seed, examples=config.examples, require_sandbox=bool(config.require_sandbox),
-                           jobs=_jobs(args), cache_dir=_cache_dir(args))
+                                   isolation=config.isolation or "auto", trusted_code=bool(config.trusted_code),
+                                   jobs=_jobs(args), cache_dir=_cache_dir(args))
     chatty = not args.quiet and len(assignments) * len(submissions) > 1
     progress = harness.ProgressPrinter(sys.stderr) if chatty else None
     try:
@@ -289,9 +301,11 @@ def _gradescope(args: argparse.Namespace) -> int:
     from harness.integrations.gradescope_bundle import build_bundle
 
     config = find_config(Path.cwd()).override(seed=args.seed, examples=args.examples,
-                                              require_sandbox=args.require_sandbox)
+                                              require_sandbox=args.require_sandbox, isolation=args.isolation,
+                                              trusted_code=args.trusted_code)
     options = harness.GradeOptions(seed=config.seed, examples=config.examples,
-                                   require_sandbox=bool(config.require_sandbox))
+                                   require_sandbox=bool(config.require_sandbox),
+                                   isolation=config.isolation or "auto", trusted_code=bool(config.trusted_code))
     names = build_bundle(harness.spec_paths(args.specs, config), args.output, options)
     print(f"wrote {args.output} ({len(names)} files)", file=sys.stderr)
     return EXIT_OK
@@ -301,6 +315,7 @@ def _autograde(args: argparse.Namespace) -> int:
     from harness.integrations.autograder import autograde
 
     options = harness.GradeOptions(seed=args.seed, examples=args.examples, require_sandbox=bool(args.require_sandbox),
+                                   isolation=args.isolation or "auto", trusted_code=bool(args.trusted_code),
                                    cache_dir=args.cache_dir)
     autograde(args.root, args.specs, options)
     return EXIT_OK

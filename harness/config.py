@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.errors import SpecError
 from harness.messages import describe, did_you_mean, listing
+from harness.sandbox import ISOLATION_CHOICES
 
 __all__ = ["CONFIG_FILES", "KEYS", "Config", "find_config", "parse_toml", "read_config"]
 
@@ -46,6 +47,8 @@ class Config:
     fail_under: float | None = None
     require_sandbox: bool | None = None
     junit: Path | None = None
+    isolation: str | None = None
+    trusted_code: bool | None = None
     file: Path | None = None
     """The file the settings were read from; ``None`` when no file was found."""
 
@@ -141,6 +144,12 @@ def _boolean(value: Any, where: _Where) -> bool:
     return value
 
 
+def _isolation(value: Any, where: _Where) -> str:
+    if value not in ISOLATION_CHOICES:
+        raise where.error(f"expected one of {', '.join(map(repr, ISOLATION_CHOICES))}; found {_describe(value)}")
+    return value
+
+
 def _text(value: Any, where: _Where, what: str = "a path") -> str:
     if not isinstance(value, str) or not value.strip():
         raise where.error(f"expected {what} in quotes; found {_describe(value)}")
@@ -194,6 +203,8 @@ KEYS: dict[str, Callable[[Any, _Where], Any]] = {
     "fail_under": _percent,
     "require_sandbox": _boolean,
     "junit": _path,
+    "isolation": _isolation,
+    "trusted_code": _boolean,
 }
 """Every configuration key and how its value is read; docs/integrations.md says what each means."""
 

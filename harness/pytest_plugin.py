@@ -50,6 +50,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override the examples per item")
     group.addoption("--harness-cache-dir", metavar="DIR", type=Path,
                     help="the reference cache (default: $HARNESS_CACHE_DIR, else ~/.cache/harness)")
+    group.addoption("--harness-isolation", choices=("auto", "bubblewrap", "namespaces", "uid", "none"),
+                    help="the isolation mode (default: [tool.harness] isolation, else auto)")
+    group.addoption("--harness-trusted-code", action="store_true", default=None,
+                    help="the code is your own: grade it even where it cannot be isolated (reports say so)")
 
 
 def _at_least(minimum: int):
@@ -120,6 +124,8 @@ class _State:
     seed: int | None
     examples: int | None
     require_sandbox: bool
+    isolation: str
+    trusted_code: bool
     cache_dir: Path
     source: str
     """Where the settings came from, for the header (``"pyproject.toml"``, ``"options"``)."""
@@ -163,7 +169,8 @@ class _State:
 
         if node.spec not in self.graders:
             options = harness.GradeOptions(seed=self.seed, examples=self.examples,
-                                           require_sandbox=self.require_sandbox, cache_dir=self.cache_dir)
+                                           require_sandbox=self.require_sandbox, isolation=self.isolation,
+                                           trusted_code=self.trusted_code, cache_dir=self.cache_dir)
             try:
                 self.graders[node.spec] = harness.Grader(node.assignment, self.submission, options)
             except Exception as error:  # every item of the spec reports it; none tries again
@@ -210,6 +217,8 @@ def _enable(config: pytest.Config) -> _State | None:
         seed=option.harness_seed if option.harness_seed is not None else settings.seed,
         examples=option.harness_examples if option.harness_examples is not None else settings.examples,
         require_sandbox=bool(settings.require_sandbox),
+        isolation=option.harness_isolation or settings.isolation or "auto",
+        trusted_code=bool(option.harness_trusted_code or settings.trusted_code),
         cache_dir=(invoked / option.harness_cache_dir if option.harness_cache_dir else harness.default_cache_dir()),
         source=settings.file.name if settings.file is not None else "options",
     )

@@ -159,10 +159,10 @@ class Memory:
 
 def open_cache(directory: str | Path) -> ReferenceCache:
     """The on-disk cache in ``directory``, unless the sandbox shows that folder to submissions."""
-    from harness.sandbox import python_paths  # the sandbox binds the Python installation
+    from harness.sandbox import python_mounts  # the sandbox binds the Python installation
 
     resolved = Path(directory).expanduser().resolve()
-    for visible in python_paths():
+    for visible in (source for kind, source, _ in python_mounts() if kind == "bind"):
         if resolved == Path(visible) or Path(visible) in resolved.parents:
             raise UsageError(
                 f"the reference cache folder {str(directory)!r} is inside {visible!r}, which the sandbox "

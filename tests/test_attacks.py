@@ -14,6 +14,7 @@ import math
 import shutil
 import socket
 import stat
+import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,9 @@ def requirement_problem(needs: str) -> str | None:
     elif needs == "private file system":
         if not SANDBOX.private_filesystem:
             return f"without namespaces the worker sees the host file system ({SANDBOX.describe()})"
+    elif needs == "confined files":
+        if not SANDBOX.private_filesystem and not SANDBOX.own_uid:
+            return f"the worker may write wherever the grader may ({SANDBOX.describe()})"
     elif needs == "process reaping":
         if not confined and SANDBOX.pids_cgroup is None:
             return f"a setsid daemon escapes without a PID namespace, a pids cgroup or a uid ({SANDBOX.describe()})"
@@ -105,8 +109,13 @@ TABLE = [
     # With the token read from memory a forgery is just another way to return a number.
     Attack("forged_frame_with_token", ("ok",), value=equals(1e9)),
     Attack("read_secrets", ("ok",), value=equals(0.0), needs="private file system"),
-    # Writes land in the sandbox's private /tmp: the check that matters is the victims' snapshot.
-    Attack("write_outside", ("ok",), needs="private file system"),
+    # Writes land in the sandbox's private /tmp (or, as a uid of its own, the host's /tmp, cleaned
+    # up after it): the check that matters is the victims' snapshot.
+    Attack("write_outside", ("ok",), needs="confined files"),
+    # Plants files where the grader would trust them, reads the grader through /proc and ptrace:
+    # the checks that matter are grader_untouched() and the output (no secret).
+    Attack("tamper_with_the_grader", ("ok",), value=equals(0.0)),
+    Attack("spy_on_the_grader", ("ok",), value=equals(0.0)),
     # Refused under bubblewrap (loopback up, nobody listening), unreachable under unshare -n.
     Attack("socket_localhost", ("exception",), needs="network isolation"),
     Attack("pickle_reduce", ("bad_value",), "returned a non-numeric value of type 'Payload'"),
@@ -178,10 +187,35 @@ def victims(tmp_path: Path) -> Path:
     return reports
 
 
+MARKER = "PWNED_BY_SUBMISSION"  # what tamper_with_the_grader plants
+SECRET = "expected values"  # what secret.txt in the victims' folder holds
+
+
+def grader_folders(victims: Path) -> list[Path]:
+    """Where the grader keeps what it trusts: the report folder, the reference cache, the installed
+    harness, site-packages, the shared memory folder and /tmp's top level."""
+    return [victims, victims / "other_student", Path(os.environ["HARNESS_CACHE_DIR"]),
+            Path(sandbox.__file__).parent, Path(sysconfig.get_path("purelib")), Path(sysconfig.get_path("stdlib")),
+            Path("/dev/shm"), Path("/tmp")]
+
+
+def planted(victims: Path) -> list[str]:
+    """Files tamper_with_the_grader managed to plant (removed here, so one breach fails one test)."""
+    found = []
+    for folder in grader_folders(victims):
+        for name in (f"{MARKER}.pth", "harness.toml", MARKER):
+            path = folder / name
+            if path.exists() and (name != "harness.toml" or MARKER in path.read_text(errors="replace")):
+                found.append(str(path))
+                path.unlink()
+    return found
+
+
 def prepare(attack: str, tmp_path: Path, victims: Path, server: socket.socket) -> Path:
     folder = tmp_path / "submissions" / attack
     shutil.copytree(ATTACKS / attack, folder)
-    (folder / "target.txt").write_text(f"{victims}\n{victims / 'other_student'}\n")
+    targets = [victims, victims / "other_student", *grader_folders(victims)[2:]]
+    (folder / "target.txt").write_text("".join(f"{target}\n" for target in targets))
     (folder / "port.txt").write_text(str(server.getsockname()[1]))
     if attack == "shadow_modules":  # a real conftest.py in tests/ would be collected by pytest
         (folder / "conftest.py").write_text("raise SystemExit('conftest.py was imported')\n")
@@ -221,6 +255,8 @@ def test_attack_costs_only_its_own_call(attack: Attack, tmp_path: Path, victims:
     if uid is not None:
         assert uids.processes_of(uid) == []
     assert snapshot(victims) == before
+    assert planted(victims) == []
+    assert SECRET not in outcome.output and "ptrace attached" not in outcome.output, outcome.output
     assert not any(marker.exists() for marker in HOST_MARKERS)
     assert np.asarray is numpy_asarray
     runner_, expected = bystander

@@ -42,7 +42,7 @@ from harness.report.markdown import escape_text
 from harness.results import ItemResult, SubmissionResult
 from harness.runner import Limits, SubmissionRunner, surviving_processes
 from harness.spec import load_spec
-from test_attacks import ATTACKS, HOST_MARKERS, ISOLATION, SANDBOX, requirement_problem, snapshot
+from test_attacks import ATTACKS, HOST_MARKERS, ISOLATION, SANDBOX, grader_folders, planted, requirement_problem, snapshot
 
 pytestmark = pytest.mark.slow  # whole classes of attacks graded end to end
 
@@ -99,7 +99,9 @@ TABLE = [
     Attack("forged_frame_fd", (CRASHED + "the worker broke the protocol: a reply without the run's token",)),
     Attack("forged_frame_with_token", received=1e9),  # a forgery is just another way to return
     Attack("read_secrets", received=0.0, needs="private file system"),
-    Attack("write_outside", received=None, needs="private file system"),  # counts its writes to /tmp
+    Attack("write_outside", received=None, needs="confined files"),  # counts its writes to /tmp
+    Attack("tamper_with_the_grader", received=0.0),  # see test_nothing_is_planted_where_the_grader_looks
+    Attack("spy_on_the_grader", received=0.0),  # see test_no_secret_reaches_a_report
     Attack(
         "socket_localhost",
         (
@@ -230,7 +232,8 @@ def build_tree(root: Path, port: int, attacks: Sequence[str], written: Mapping[s
         folder = submissions / name
         shutil.copytree(REFERENCE, folder)
         shutil.copytree(ATTACKS / name, folder, dirs_exist_ok=True)
-        targets = [root / "reports", decoy, decoy / "other_student", submissions / "reference_solution", spec.parent]
+        targets = [root / "reports", decoy, decoy / "other_student", submissions / "reference_solution", spec.parent,
+                   *grader_folders(decoy)[2:]]
         (folder / "target.txt").write_text("".join(f"{path}\n" for path in targets))
         (folder / "port.txt").write_text(str(port))
         if name == "shadow_modules":  # a real conftest.py among the fixtures would be collected
@@ -355,14 +358,29 @@ def test_an_attack_costs_only_its_own_item_with_a_clear_verdict(attack: Attack, 
     assert f"{heading}\n\n{escape_text(item.summary)}\n" in run.report(attack.name)
 
 
+def test_nothing_is_planted_where_the_grader_looks(attack_run: Run):
+    assert planted(attack_run.root / "decoy") == []
+    assert planted(attack_run.root / "spec") == []
+
+
+def test_no_secret_reaches_a_report(run: Run):
+    for path in run.reports.rglob("*"):
+        if path.is_file():
+            assert "0.0421" not in path.read_text(errors="replace"), path
+            assert "ptrace attached" not in path.read_text(errors="replace"), path
+
+
 def test_every_report_states_the_isolation_it_was_graded_under(run: Run):
     assert {result.settings.isolation for result in run.results.values()} == {SANDBOX.describe()}
 
 
-def test_host_harming_attacks_ran_only_inside_the_pid_namespace(host_harming_run: Run):
+def test_host_harming_attacks_ran_only_confined(host_harming_run: Run):
+    """In a PID namespace with a pids cgroup, or as a uid of their own (kill(-1) and RLIMIT_NPROC confined)."""
+    assert requirement_problem(HOST_HARMING) is None
     for result in host_harming_run.results.values():
-        assert result.settings.isolation.startswith("bubblewrap (no network, own PID/"), result.submission
-        assert "pids cgroup" in result.settings.isolation
+        assert result.settings.isolation == SANDBOX.describe(), result.submission
+        assert result.settings.isolation.startswith(("bubblewrap (no network, own PID/", "namespaces (no network, own PID/",
+                                                     "separate unprivileged uid per submission")), result.submission
 
 
 def test_the_run_finishes_within_its_deadlines(run: Run):

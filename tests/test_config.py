@@ -84,7 +84,7 @@ def test_a_misspelt_key_names_file_line_key_path_and_the_key_meant(repo):
     pyproject = write(repo / "pyproject.toml", '[project]\nname = "hw"\n\n[tool.harness]\nseed = 1\nfail-under = 80\n')
     assert error_of(pyproject) == (
         f"{pyproject}:6: at tool.harness.fail-under: unknown key 'fail-under'; expected one of: "
-        "specs, submission, out, seed, examples, fail_under, require_sandbox, junit\n"
+        "specs, submission, out, seed, examples, fail_under, require_sandbox, junit, isolation, trusted_code\n"
         "  hint: did you mean 'fail_under'?"
     )
 
@@ -123,7 +123,7 @@ def test_a_tool_harness_header_in_harness_toml_gets_a_hint(repo):
     harness_toml = write(repo / "harness.toml", '[tool.harness]\nseed = 1\n')
     assert error_of(harness_toml).endswith(
         "unknown key 'tool'; expected one of: specs, submission, out, seed, examples, fail_under, "
-        "require_sandbox, junit\n"
+        "require_sandbox, junit, isolation, trusted_code\n"
         "  hint: in harness.toml the keys stand at the top level, without a [tool.harness] header"
     )
 
@@ -158,6 +158,6 @@ def test_a_configuration_error_stops_the_command_with_exit_code_1(repo, monkeypa
     assert main(["grade"]) == 1
     assert capsys.readouterr().err == (
         f"harness: error: {pyproject}:2: at tool.harness.sed: unknown key 'sed'; expected one of: "
-        "specs, submission, out, seed, examples, fail_under, require_sandbox, junit\n"
+        "specs, submission, out, seed, examples, fail_under, require_sandbox, junit, isolation, trusted_code\n"
         "  hint: did you mean 'seed'?\n"
     )

@@ -186,7 +186,7 @@ def test_a_configuration_error_stops_pytest_with_the_precise_message(repo):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert result.stderr.lines[:2] == [
         f"ERROR: harness: {pyproject}:3: at tool.harness.submision: unknown key 'submision'; "
-        "expected one of: specs, submission, out, seed, examples, fail_under, require_sandbox, junit",
+        "expected one of: specs, submission, out, seed, examples, fail_under, require_sandbox, junit, isolation, trusted_code",
         "  hint: did you mean 'submission'?",
     ]
 

@@ -12,6 +12,7 @@ graded warm: its references, inputs and claims are read back, not computed.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ SUBMISSION = Path("submission")
 def autograde(root: Path, specs: Sequence[Path], options: GradeOptions = GradeOptions()) -> dict:
     """Grade ``root/submission`` against ``specs``, write ``root/results/results.json``, return it."""
     points = 0.0
+    protect(root)
     try:
         assignments = [load_spec(path) for path in specs]
         points = sum(question.points for assignment in assignments for question in assignment.questions)
@@ -45,6 +47,27 @@ def autograde(root: Path, specs: Sequence[Path], options: GradeOptions = GradeOp
         document = crash_results(_explain(error), points)
     write_atomically(root / RESULTS, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     return document
+
+
+PRIVATE = ("source", "cache")
+"""Folders of ``root`` a submission must not read (the specs, answer keys and true values)."""
+
+
+def protect(root: Path) -> None:
+    """Close the autograder's own folders to every other user before any student code runs.
+
+    The submission's worker runs as an unprivileged uid of its own: ``source/`` (specs, answer
+    keys, secrets) and ``cache/`` (true values) become private to root, and ``results/`` writable
+    by root only, whatever Gradescope's image left them as. A folder that is not root's (a test
+    laying out a fake root as an ordinary user) is left as it is.
+    """
+    for name, mode in [*((name, 0o700) for name in PRIVATE), ("results", 0o755)]:
+        folder = root / name
+        try:
+            if folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.geteuid():
+                folder.chmod(mode)
+        except OSError as error:
+            print(f"autograde: could not make {folder} private: {error}", file=sys.stderr)
 
 
 def crash_results(message: str, max_score: float) -> dict:

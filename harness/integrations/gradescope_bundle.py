@@ -57,6 +57,12 @@ apt-get install -y -qq "$python" "$python-venv" \
 "$root/venv/bin/python" -m harness --version
 # Compute once what every submission needs (references, inputs, claims), so each is graded warm.
 "$root/venv/bin/python" -m harness cache warm --cache-dir "$root/cache"{options} {specs}
+# Student code runs as an unprivileged uid of its own (the harness picks one per submission; no
+# account is needed): the specs, answer keys and true values must be private to root, and the
+# interpreter readable by everyone.
+chmod 700 "$root/source" "$root/cache"
+chmod -R a+rX "$root/venv"
+"$root/venv/bin/python" -m harness.sandbox
 """
 
 _RUN = """\
@@ -68,6 +74,8 @@ root="${{HARNESS_AUTOGRADER_ROOT:-/autograder}}"
 python="${{HARNESS_PYTHON:-$root/venv/bin/python}}"
 results="$root/results/results.json"
 mkdir -p "$root/results"
+chmod 755 "$root/results"
+chmod 700 "$root/source" "$root/cache" 2>/dev/null
 rm -f "$results"
 cd "$root/source" || exit 1
 "$python" -m harness autograde --root "$root" --cache-dir "$root/cache"{options} {specs}
@@ -121,6 +129,8 @@ def _setup_script(specs: Sequence[str], options: GradeOptions) -> str:
 
 def _run_script(specs: Sequence[str], options: GradeOptions, points: float) -> str:
     flags = _input_flags(options) + (" --require-sandbox" if options.require_sandbox else "")
+    if options.isolation != "auto":
+        flags += f" --isolation {options.isolation}"
     fallback = json.dumps(crash_results(_FALLBACK, points), indent=2)
     return _RUN.format(options=flags, specs=" ".join(map(shlex.quote, specs)), fallback=fallback)
 
