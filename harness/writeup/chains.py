@@ -103,19 +103,19 @@ def _split_top(text: str, separator: re.Pattern[str]) -> list[tuple[int, int]]:
     parts, depth, start, index = [], 0, 0, 0
     while index < len(text):
         char = text[index]
-        if char == "\\" and index + 1 < len(text) and text[index + 1] in "{}":
+        if depth <= 0:
+            match = separator.match(text, index)
+            if match and match.end() > index:
+                parts.append((start, index))
+                start = index = match.end()
+                continue
+        if char == "\\":  # a command or an escaped character (\, \{): never a separator itself
             index += 2
             continue
         if char in "{([":
             depth += 1
         elif char in "})]":
             depth -= 1
-        elif depth <= 0:
-            match = separator.match(text, index)
-            if match and match.end() > index:
-                parts.append((start, index))
-                start = index = match.end()
-                continue
         index += 1
     parts.append((start, len(text)))
     return parts

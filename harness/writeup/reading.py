@@ -194,7 +194,7 @@ def _prose(section: Section) -> list[Sentence]:
     text = list(document.text[section.start : section.end])
     for math in document.math:
         if math.display and section.start <= math.start < section.end:
-            for index in range(max(math.start - 2, section.start), min(math.start + len(math.text) + 2, section.end)):
+            for index in range(max(math.outer[0], section.start), min(math.outer[1], section.end)):
                 text[index - section.start] = " "
     for start, end in document.hidden:
         for index in range(max(start, section.start), min(end, section.end)):

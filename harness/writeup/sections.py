@@ -31,6 +31,8 @@ class Math:
     text: str
     start: int
     display: bool
+    outer: tuple[int, int] = (0, 0)
+    """Where it starts and ends in its file, delimiters included."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def read_document(name: str, text: str) -> Document:
                     problems.append((index, f"\\{following} is never closed by {closing}"))
                     index += 2
                     continue
-                math.append(Math(text[index + 2 : end], index + 2, following == "["))
+                math.append(Math(text[index + 2 : end], index + 2, following == "[", (index, end + 2)))
                 index = end + 2
                 continue
             match = _ENV.match(text, index)
@@ -112,7 +114,7 @@ def read_document(name: str, text: str) -> Document:
                     problems.append((index, f"\\begin{{{match.group(1)}{match.group(2)}}} is never closed by {closing}"))
                     index = match.end()
                     continue
-                math.append(Math(text[match.end() : end], match.end(), True))
+                math.append(Math(text[match.end() : end], match.end(), True, (index, end + len(closing))))
                 index = end + len(closing)
                 continue
             index += 2  # an escaped character such as \$ or a command in prose
@@ -131,7 +133,7 @@ def read_document(name: str, text: str) -> Document:
                     problems.append((index, "$$ is never closed by $$"))
                     index += 2
                     continue
-                math.append(Math(text[index + 2 : end], index + 2, True))
+                math.append(Math(text[index + 2 : end], index + 2, True, (index, end + 2)))
                 index = end + 2
                 continue
             end = _inline_end(text, index + 1)
@@ -139,7 +141,7 @@ def read_document(name: str, text: str) -> Document:
                 problems.append((index, "$ is never closed by $ on the same paragraph"))
                 index += 1
                 continue
-            math.append(Math(text[index + 1 : end], index + 1, False))
+            math.append(Math(text[index + 1 : end], index + 1, False, (index, end + 1)))
             index = end + 1
             continue
         index += 1
