@@ -18,7 +18,7 @@ from hypothesis.errors import NoSuchExample
 
 from harness.oracle import Oracle
 from harness.results import ClaimEvidence, as_value
-from harness.search import search_settings
+from harness.search import no_local_constants, search_settings
 from harness.spec import ClaimItem, Question
 from harness.strategies import Example, examples, values_at, within_float64_range
 
@@ -66,7 +66,8 @@ def establish(
         rng = random.Random(seed_for(activation) ^ _PAIR_SEED)
         search = search_settings(count, [Phase.generate, Phase.shrink])
         try:
-            pair = find(pairs(activation), lambda p, a=activation: differs(p, a), settings=search, random=rng)
+            with no_local_constants():
+                pair = find(pairs(activation), lambda p, a=activation: differs(p, a), settings=search, random=rng)
         except NoSuchExample:
             continue
         return evidence(pair[0], pair[1], activation, truth=True, compared=count)

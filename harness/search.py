@@ -3,12 +3,22 @@
 Every search here is a pure function of its strategy, seed and (for shrinking) the answers of
 its predicate, so every submission of a run sees the same inputs and the same predicate answers
 give the same minimal counterexample (``harness.shrink`` relies on that to replay shrinks).
+
+Hypothesis 6.131 and later also draw, now and then, numbers written in the source of the
+"local" modules that are loaded (those outside site-packages), and cache them in
+``.hypothesis/constants`` under the working directory. Which modules are local depends on how the
+harness was installed (editable or not) and on what else the process imported (a student's own
+modules under the pytest plugin), so the same seed would draw different inputs in different
+entry points and write into a student's repository. ``no_local_constants`` empties that pool
+for the duration of each search (the pool of Hypothesis's own constants stays, so draws still
+reach the edges of a domain).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis import strategies as st
@@ -51,7 +61,8 @@ def collect(strategy: st.SearchStrategy[Example], seed_value: int, count: int) -
             seen.add(example.key())
             drawn.append(example)
 
-    gather()
+    with no_local_constants():
+        gather()
     return drawn[:count]
 
 
@@ -78,7 +89,30 @@ def find_minimal(
             raise _Failure(example)
 
     try:
-        search()
+        with no_local_constants():
+            search()
     except _Failure as failure:
         return failure.example
     return None
+
+
+@contextlib.contextmanager
+def no_local_constants() -> Iterator[None]:
+    """Hypothesis draws no constant from the loaded modules' source, and caches none on disk."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without the module has no such pool
+        yield
+        return
+    found = getattr(providers, "_get_local_constants", None)
+    empty = getattr(providers, "Constants", None)
+    if found is None or empty is None:  # a version before (or after) local constants
+        yield
+        return
+    providers._get_local_constants = lambda: empty()
+    providers.CONSTANTS_CACHE.cache.clear()  # built from the pools: forget the local part
+    try:
+        yield
+    finally:
+        providers._get_local_constants = found
+        providers.CONSTANTS_CACHE.cache.clear()
