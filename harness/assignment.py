@@ -14,7 +14,8 @@ from harness.formula import Formula
 from harness.messages import listing
 from harness.model import Model
 
-__all__ = ["Assignment", "ClaimItem", "DerivativeItem", "GivenDerivative", "Item", "Question", "Settings"]
+__all__ = ["KINDS", "Assignment", "ClaimItem", "DerivativeItem", "GivenDerivative", "Item", "Question", "Settings",
+           "item_layout"]
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,16 @@ class GivenDerivative:
     wrt: str
 
 
+KINDS = ("jacobian", "backward", "second", "value")
+"""What a function item returns: a Jacobian, a backward pass (vector-Jacobian product), a second
+derivative, or a quantity's value."""
+
+
 @dataclass(frozen=True)
 class DerivativeItem:
-    """A function the student writes that must return the Jacobian d ``of`` / d ``wrt``."""
+    """A function the student writes: by ``kind``, the Jacobian d ``of`` / d ``wrt`` (``"jacobian"``),
+    ``upstream`` contracted with it (``"backward"``), d2 ``of`` / d ``wrt`` d ``wrt2`` (``"second"``),
+    or the value of ``of`` (``"value"``, ``wrt`` empty)."""
 
     name: str
     points: float
@@ -64,6 +72,22 @@ class DerivativeItem:
     examples: int
     visibility: str
     line: int | None
+    kind: str = "jacobian"
+    wrt2: str | None = None
+    """The second variable of a second derivative."""
+    upstream: str | None = None
+    """A backward pass's upstream gradient: a variable of the question shaped like ``of``."""
+
+    @property
+    def describe(self) -> str:
+        """The item in words: ``d yhat / d w1``, ``dout · d out / d x``, ``d2 f / d x d x``, ``the value of step``."""
+        if self.kind == "value":
+            return f"the value of {self.of}"
+        if self.kind == "second":
+            return f"d2 {self.of} / d {self.wrt} d {self.wrt2}"
+        if self.kind == "backward":
+            return f"{self.upstream} contracted with d {self.of} / d {self.wrt}"
+        return f"d {self.of} / d {self.wrt}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,10 @@ class Question:
     line: int | None
     model_names: tuple[str, ...] = field(default=(), repr=False)
     """The model's variables then quantities: what every student function may ask for."""
+    model: Model | None = field(default=None, repr=False, compare=False)
+    """This question's model: the top-level one, or that with the question's own variables and
+    quantities (then also ``own_model``)."""
+    own_model: bool = False
 
     @property
     def points(self) -> float:
@@ -157,8 +185,21 @@ class Assignment:
         return dict(self.shapes)[name]
 
     def item_shape(self, item: Item | GivenDerivative, sizes: Mapping[str, int]) -> tuple[int, ...]:
-        """The concrete Jacobian layout of an item (or given derivative): shape(of) + shape(wrt)."""
+        """The concrete layout of an item (or given derivative): shape(of) + shape(wrt) for a Jacobian."""
         return _concrete(self.symbolic_shape(item.of) + self.symbolic_shape(item.wrt), sizes)
+
+
+def item_layout(model: Model, item: DerivativeItem) -> tuple:
+    """The symbolic shape of what a function item returns, by its kind."""
+    of = model.symbolic_shape(item.of)
+    if item.kind == "value":
+        return of
+    wrt = model.symbolic_shape(item.wrt)
+    if item.kind == "backward":
+        return wrt
+    if item.kind == "second":
+        return of + wrt + model.symbolic_shape(item.wrt2)
+    return of + wrt
 
 
 def _concrete(shape: tuple, sizes: Mapping[str, int]) -> tuple[int, ...]:

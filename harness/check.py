@@ -31,6 +31,7 @@ import numpy as np
 
 from harness import claims
 from harness.codecs import EVIDENCE, EXAMPLES
+from harness.errors import InternalError
 from harness.judge import Record, Verdict, diagnose, judge
 from harness.oracle import REFERENCE_SOURCES, Oracle
 from harness.results import ClaimEvidence, Counterexample, ItemResult, as_value
@@ -87,6 +88,16 @@ def suggest(name: str, known: Sequence[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def item_variables(question: Question, item: DerivativeItem | ClaimItem) -> tuple[str, ...]:
+    """The variables an item's answer depends on: what its counterexamples show (all, if none)."""
+    names = [item.of, item.wrt] + [name for name in (getattr(item, "wrt2", None), getattr(item, "upstream", None)) if name]
+    names += [name for given in getattr(item, "given", ()) for name in (given.of, given.wrt)]
+    if isinstance(item, ClaimItem):
+        names.append(item.changes_with)
+    used = question.model.used_variables([name for name in names if name in question.model.names])
+    return used or question.model.variable_names
+
+
 WarmUpTask = tuple[str, "str | None", "str | None"]
 """One independent piece of a warm-up: (question id, activation, claim name or None)."""
 
@@ -103,6 +114,11 @@ class Checker:
         self.examples_override = examples
         digits = assignment.settings.reference_digits
         self.oracle = Oracle(assignment.model, spec=assignment.digest, digits=digits, store=store)
+        self._oracles = {
+            question.id: Oracle(question.model, spec=f"{assignment.digest}/{question.id}", digits=digits, store=store)
+            for question in assignment.questions if question.own_model
+        }
+        self._questions = {id(item): question for question in assignment.questions for item in question.items}
         self.memory = Memory(self.oracle.memory.store, ("harness check", assignment.digest, digits), _CHECK_CODE)
         self.shrinker = Shrinker(self.memory)
         self.lock = lock
@@ -110,6 +126,14 @@ class Checker:
         # Drawn inputs depend on these versions too; they are part of every key that holds inputs.
         drawn_by = ("locked", lock.digest) if lock else (hypothesis.__version__, np.__version__)
         self._versions = (*drawn_by, self.seed)
+
+    def oracle_for(self, question: Question) -> Oracle:
+        """The oracle of the question's model: the spec's, or the question's own (variables, quantities)."""
+        return self._oracles.get(question.id, self.oracle)
+
+    def question_of(self, item: DerivativeItem | ClaimItem) -> Question:
+        """The question an item of this assignment belongs to."""
+        return self._questions[id(item)]
 
     # -- inputs -------------------------------------------------------------------------------
     def example_count(self, item: DerivativeItem | ClaimItem) -> int:
@@ -125,28 +149,36 @@ class Checker:
             return self.lock.draw(question.id, activation, count)
 
         def compute() -> list[Example]:
-            strategy = examples(self.assignment.model, activation)
+            strategy = examples(question.model, activation)
             return collect(strategy, self.seed_for(question, activation), count)
 
         return self.memory.remember(("draw", *self._versions, question.id, activation, count), compute, EXAMPLES)
 
     def arguments(
-        self, item: DerivativeItem, example: Example, activation: str | None, parameters: Sequence[str]
+        self, item: DerivativeItem, example: Example, activation: str | None, parameters: Sequence[str],
     ) -> dict[str, np.ndarray]:
-        """The values a function asking for ``parameters`` receives at ``example`` (fresh arrays)."""
-        values = self.oracle.quantities(example, activation)
+        """The values a function asking for ``parameters`` receives at ``example`` (fresh arrays).
+
+        Labels and other integer variables arrive as int64 arrays (Python ints for scalars, in
+        the worker); everything else as float64.
+        """
+        question = self.question_of(item)
+        oracle = self.oracle_for(question)
+        values = oracle.quantities(example, activation)
         given = {g.name: g for g in item.given}
+        discrete = {variable.name for variable in question.model.variables if variable.discrete}
         arguments = {}
         for name in parameters:
             if name in given:
-                value = self.oracle.jacobian(example, activation, given[name].of, given[name].wrt)
+                value = oracle.jacobian(example, activation, given[name].of, given[name].wrt)
             else:
                 value = values[name]
-            arguments[name] = np.array(value, dtype=np.float64, copy=True)
+            arguments[name] = np.array(value, dtype=np.int64 if name in discrete else np.float64, copy=True)
         return arguments
 
     def want(self, item: DerivativeItem, example: Example, activation: str | None) -> np.ndarray:
-        return self.oracle.jacobian(example, activation, item.of, item.wrt)
+        """What the item's function must return at ``example``, correctly rounded."""
+        return self.oracle_for(self.question_of(item)).answer(example, activation, item)
 
     # -- derivative items ---------------------------------------------------------------------
     def check_derivative(
@@ -170,7 +202,16 @@ class Checker:
         activations = question.activations or (None,)
         checked = 0
         for activation in activations:
-            failure = self._check_one(question, item, answer, activation)
+            try:
+                failure = self._check_one(question, item, answer, activation)
+            except InternalError as error:  # the reference, at one input: this item only, saying where
+                return ItemResult(
+                    **base, score=0.0, status="error", summary="reference undefined at this input",
+                    diagnosis=f"The grader cannot compute the true answer at one of the inputs, so this item "
+                    f"could not be graded; this is not your fault, and your instructor is shown the details. "
+                    f"What failed: {error}", source=answer.source, line=answer.line,
+                    internal_error=True, mistake="reference undefined",
+                )
             if isinstance(failure, int):
                 checked += failure
                 continue
@@ -213,6 +254,8 @@ class Checker:
         count = self.example_count(item)
         drawn = self.draw(question, activation, count)
 
+        model = question.model
+
         def ask(inputs: Sequence[Example]) -> list[Judged]:
             calls = [self.arguments(item, example, activation, answer.parameters) for example in inputs]
             outcomes = answer.call_many(calls)
@@ -230,16 +273,20 @@ class Checker:
             return len(drawn)
         example, (verdict, output) = failing[0]
         if verdict.kind not in NOT_SHRUNK and self.lock is not None:
-            example, (verdict, output) = shrink_locked(self.assignment.model, activation, drawn, survey, ask)
+            example, (verdict, output) = shrink_locked(model, activation, drawn, survey, ask)
         elif verdict.kind not in NOT_SHRUNK:
             place = ("shrink", *self._versions, question.id, item.name, activation)
-            strategy = examples(self.assignment.model, activation)
+            strategy = examples(model, activation)
             seed = self.seed_for(question, activation)
             shrunk = self.shrinker.shrink(place, strategy, seed, count, drawn, survey, ask)
             if shrunk is not None:
                 example, (verdict, output) = shrunk
         shown = Record(example.sizes, self.want(item, example, activation), verdict)
-        diagnosis = diagnose(records, rtol=item.rtol, atol=item.atol, name=item.name, shown=shown)
+        symmetric_from = None
+        if item.kind == "second" and item.wrt == item.wrt2:
+            symmetric_from = len(question.model.symbolic_shape(item.of))
+        diagnosis = diagnose(records, rtol=item.rtol, atol=item.atol, name=item.name, shown=shown,
+                             kind=item.kind, symmetric_from=symmetric_from)
         counterexample = self.counterexample(item, example, activation, answer.parameters, verdict)
         return diagnosis, counterexample, output
 
@@ -251,8 +298,9 @@ class Checker:
         arguments = self.arguments(item, example, activation, parameters)
         received = verdict.received
         error = verdict.message if verdict.kind not in ("mismatch",) else None
+        used = set(item_variables(self.question_of(item), item))
         return Counterexample(
-            inputs=tuple((name, as_value(value)) for name, value in example.values),
+            inputs=tuple((name, as_value(value)) for name, value in example.values if name in used),
             dimensions=example.sizes,
             activation=activation,
             arguments=tuple((name, as_value(value)) for name, value in arguments.items()),
@@ -274,7 +322,7 @@ class Checker:
 
         def compute() -> ClaimEvidence:
             return claims.establish(
-                self.oracle, question, item, count,
+                self.oracle_for(question), question, item, count,
                 seed_for=lambda activation: self.seed_for(question, activation),
                 first_drawn=lambda activation: self.draw(question, activation, 1)[0],
             )
@@ -307,7 +355,7 @@ class Checker:
         return ItemResult(
             **base, score=0.0, status="failed",
             summary=f"wrong: you answered {answered}, but the claim is {truth}",
-            diagnosis=claims.explanation(self.assignment.model, item, evidence), answered=answered,
+            diagnosis=claims.explanation(question.model, item, evidence), answered=answered,
             mistake="wrong claim",
         )
 

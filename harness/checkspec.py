@@ -16,15 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from harness.backends import FLOAT64, MpmathBackend, to_float64
-from harness.check import Checker
+from harness.check import Checker, item_variables
 from harness.errors import InternalError
+from harness.oracle import as_internal
 from harness.formula import evaluate
-from harness.reference import reference_jacobian, reference_values
+from harness.reference import reference_answer, reference_jacobian, reference_values
 from harness.results import Value, as_value
 from harness.search import collect, find_minimal
 from harness.store import run_store
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
-from harness.strategies import EXP_SAFE, Example, examples, unfiltered_examples, within_float64_range
+from harness.strategies import Example, examples, not_gradable, unfiltered_examples
 
 KEY_DIGITS = 25
 """An answer key must agree with the reference to this many significant digits."""
@@ -54,22 +55,23 @@ class SpecReport:
         return all(f.ok for f in self.findings)
 
 
-def _exact_environment(assignment: Assignment, item: DerivativeItem, example: Example, activation, digits):
-    env = dict(reference_values(assignment.model, example.point, activation=activation, digits=digits))
+def _exact_environment(model, item: DerivativeItem, example: Example, activation, digits):
+    env = dict(reference_values(model, example.point, activation=activation, digits=digits))
+    env.update({name: np.asarray(float(size)) for name, size in example.sizes})
     for given_item in item.given:
         env[given_item.name] = reference_jacobian(
-            assignment.model, given_item.of, given_item.wrt, example.point, activation=activation, digits=digits
+            model, given_item.of, given_item.wrt, example.point, activation=activation, digits=digits
         )
     return env
 
 
-def _key_error(assignment, item, example, activation, backend) -> tuple[bool, object, np.ndarray]:
+def _key_error(model, digits, item, example, activation, backend) -> tuple[bool, object, np.ndarray]:
     """(agrees, key value, reference) for one example, both exact."""
-    digits = assignment.settings.reference_digits
-    env = _exact_environment(assignment, item, example, activation, digits)
-    bind = {assignment.model.activation: activation} if assignment.model.activation and activation else {}
+    env = _exact_environment(model, item, example, activation, digits)
+    bind = {model.activation: activation} if model.activation and activation else {}
     key = evaluate(item.expected, env, backend, bind=bind)
-    want = reference_jacobian(assignment.model, item.of, item.wrt, example.point, activation=activation, digits=digits)
+    want = reference_answer(model, item.kind, item.of, item.wrt, example.point, wrt2=item.wrt2,
+                            upstream=item.upstream, activation=activation, digits=digits)
     key = np.asarray(key, dtype=object)
     if key.shape != want.shape:
         return False, key, want
@@ -86,28 +88,36 @@ def _exact_value(array) -> Value:
 
 def check_key(assignment: Assignment, checker: Checker, question: Question, item: DerivativeItem) -> Finding:
     subject = f"{question.id} {item.name}"
-    backend = MpmathBackend(assignment.settings.reference_digits + 10)
+    digits = assignment.settings.reference_digits
+    backend = MpmathBackend(digits + 10)
+    model = question.model
     activations = question.activations or (None,)
     total = 0
     for activation in activations:
         drawn = checker.draw(question, activation, checker.example_count(item))
-        failing = next(
-            (e for e in drawn if not _key_error(assignment, item, e, activation, backend)[0]), None
-        )
+        known: dict[tuple, bool] = {}
+
+        def fails(example: Example) -> bool:
+            if example.key() not in known:
+                with as_internal(f"{item.describe} or the answer key", example, activation):
+                    known[example.key()] = not _key_error(model, digits, item, example, activation, backend)[0]
+            return known[example.key()]
+
+        failing = next((e for e in drawn if fails(e)), None)
         total += len(drawn)
         if failing is None:
             continue
-        strategy = examples(assignment.model, activation)
+        strategy = examples(model, activation)
         example = find_minimal(
-            strategy, checker.seed_for(question, activation), checker.example_count(item),
-            lambda e: not _key_error(assignment, item, e, activation, backend)[0],
+            strategy, checker.seed_for(question, activation), checker.example_count(item), fails,
         ) or failing
-        _, key, want = _key_error(assignment, item, example, activation, backend)
-        details = list(_point_details(example, activation))
+        _, key, want = _key_error(model, digits, item, example, activation, backend)
+        details = list(_point_details(example, activation, item_variables(question, item)))
         details += [("answer key", _exact_value(key)), ("reference", _exact_value(want))]
         return Finding(
             subject, False,
-            f"WRONG KEY: `{item.expected.source}` disagrees with the reference derivative d {item.of} / d {item.wrt}",
+            f"WRONG KEY: `{item.expected.source}` disagrees with the reference "
+            f"{'derivative ' if item.kind == 'jacobian' else ''}{item.describe}",
             tuple(details),
         )
     return Finding(subject, True, f"answer key agrees with the reference to {KEY_DIGITS} digits on {total} examples")
@@ -133,19 +143,22 @@ def check_claim(checker: Checker, question: Question, item: ClaimItem) -> Findin
 
 
 def scan_domain(assignment: Assignment, checker: Checker) -> list[Finding]:
-    """Where, inside the declared domains, the model is undefined or leaves float64's range."""
-    model = assignment.model
+    """Where, inside the declared domains, the model is undefined, or inputs are not drawn (and why)."""
     findings: list[Finding] = []
     scanned = skipped = 0
     for question in assignment.questions:
+        model = question.model
         count = max((checker.example_count(i) for i in question.items), default=0)
         for activation in question.activations or (None,):
             seed_value = checker.seed_for(question, activation) ^ 0x5CA1
             points = collect(unfiltered_examples(model), seed_value, count)
-            outside = [p for p in points if not within_float64_range(model, p, activation)]
+            reasons = [(p, not_gradable(model, p, activation)) for p in points]
+            outside = [(p, reason) for p, reason in reasons if reason is not None]
             scanned, skipped = scanned + len(points), skipped + len(outside)
             label = f"{question.id} domain" + (f" ({activation})" if len(question.activations) > 1 else "")
-            for point in points:
+            for point, reason in reasons:
+                if reason is not None:
+                    continue
                 exact = reference_values(model, point.point, activation=activation,
                                          digits=assignment.settings.reference_digits)
                 bad = [name for name, value in exact.items() if not all(_finite(v) for v in value.ravel())]
@@ -159,22 +172,25 @@ def scan_domain(assignment: Assignment, checker: Checker) -> list[Finding]:
             if outside and len(outside) == len(points):
                 findings.append(Finding(
                     label, False,
-                    f"none of {len(points)} drawn inputs keeps every quantity within +-{EXP_SAFE:g}: "
-                    "nothing can be graded; narrow the domains",
-                    _point_details(outside[0], activation),
+                    f"none of {len(points)} drawn inputs can be graded (the first: {outside[0][1]}); narrow the domains",
+                    _point_details(outside[0][0], activation),
                 ))
             elif outside:
+                counts: dict[str, int] = {}
+                for _, reason in outside:
+                    counts[reason] = counts.get(reason, 0) + 1
+                why = "; ".join(f"{n}: {reason}" for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
                 findings.append(Finding(
                     label, True,
-                    f"{len(outside)} of {len(points)} drawn inputs put a quantity beyond +-{EXP_SAFE:g}, "
-                    "where exp overflows float64; grading does not use such inputs",
-                    _point_details(outside[0], activation), warning=True,
+                    f"{len(outside)} of {len(points)} drawn inputs are not used for grading ({why})",
+                    _point_details(outside[0][0], activation), warning=True,
                 ))
             findings.extend(_overflowing_keys(assignment, checker, question, activation))
     if all(f.ok for f in findings):
         findings.append(Finding(
             "domain", True,
-            f"the model is defined on all {scanned} scanned inputs; {skipped} were beyond float64's exp range",
+            f"the model is defined on all {scanned} scanned inputs; {skipped} are not used for grading "
+            "(an exponential's overflow or a kink)",
         ))
     return findings
 
@@ -186,8 +202,12 @@ def _finite(value) -> bool:
         return False
 
 
-def _point_details(example: Example, activation: str | None) -> tuple[tuple[str, Value | str], ...]:
-    details: list[tuple[str, Value | str]] = [(name, as_value(value)) for name, value in example.values]
+def _point_details(
+    example: Example, activation: str | None, shown: tuple[str, ...] | None = None
+) -> tuple[tuple[str, Value | str], ...]:
+    details: list[tuple[str, Value | str]] = [
+        (name, as_value(value)) for name, value in example.values if shown is None or name in shown
+    ]
     if example.sizes:
         details.append(("dimensions", ", ".join(f"{d} = {n}" for d, n in example.sizes)))
     if activation is not None:
@@ -198,15 +218,18 @@ def _point_details(example: Example, activation: str | None) -> tuple[tuple[str,
 def _overflowing_keys(assignment, checker, question, activation) -> list[Finding]:
     """Answer keys that give nan/inf in float64 on gradable inputs where the truth is finite."""
     findings = []
-    bind = {assignment.model.activation: activation} if assignment.model.activation and activation else {}
+    model = question.model
+    oracle = checker.oracle_for(question)
+    bind = {model.activation: activation} if model.activation and activation else {}
     for item in question.items:
         if not isinstance(item, DerivativeItem) or item.expected is None:
             continue
         for example in checker.draw(question, activation, checker.example_count(item)):
-            exact = checker.oracle.jacobian(example, activation, item.of, item.wrt)
-            env = dict(checker.oracle.quantities(example, activation))
+            exact = oracle.answer(example, activation, item)
+            env = dict(oracle.quantities(example, activation))
+            env.update({name: np.asarray(float(size)) for name, size in example.sizes})
             for given_item in item.given:
-                env[given_item.name] = checker.oracle.jacobian(example, activation, given_item.of, given_item.wrt)
+                env[given_item.name] = oracle.jacobian(example, activation, given_item.of, given_item.wrt)
             with np.errstate(all="ignore"):
                 key = np.asarray(evaluate(item.expected, env, FLOAT64, bind=bind), dtype=np.float64)
             if key.shape == exact.shape and np.any(~np.isfinite(key) & np.isfinite(exact)):
@@ -243,11 +266,15 @@ def check_spec(
                     else:
                         findings.append(Finding(subject, True, "no answer key to check", warning=True))
                 except InternalError as error:
-                    findings.append(Finding(subject, False, f"the reference cannot be computed: {error}"))
+                    findings.append(Finding(subject, False, f"reference undefined at this input: {error}"))
+                except Exception as error:  # noqa: BLE001 - one item's problem, never the whole check
+                    findings.append(Finding(subject, False, f"the check failed: {type(error).__name__}: {error}"))
         try:
             findings.extend(scan_domain(assignment, checker))
         except InternalError as error:
-            findings.append(Finding("domain", False, f"the reference cannot be computed: {error}"))
+            findings.append(Finding("domain", False, f"reference undefined at this input: {error}"))
+        except Exception as error:  # noqa: BLE001
+            findings.append(Finding("domain", False, f"the scan failed: {type(error).__name__}: {error}"))
     return SpecReport(assignment.path, assignment.title, tuple(findings))
 
 

@@ -451,6 +451,12 @@ def _relu(b: MpmathBackend, x: Any) -> Any:
     return b.zero if x <= 0 else x  # nan stays nan
 
 
+def _heaviside(b: MpmathBackend, x: Any) -> Any:
+    if b.ctx.isnan(x):
+        return b.nan
+    return b.one if x > 0 else b.zero
+
+
 def _maximum(b: MpmathBackend, x: Any, y: Any) -> Any:
     if b.ctx.isnan(x) or b.ctx.isnan(y):
         return b.nan
@@ -630,6 +636,9 @@ _LIBRARY: dict[str, Function] = {
                      activation=False, exponential=True),
         _elementwise("relu", lambda a: np.maximum(a, 0.0), _relu, lambda ctx, x: ctx.mpf(1 if x > 0 else 0),
                      "`maximum(a, 0)`, the rectifier.", kinks=Kinks(0.0, None, "0")),
+        _elementwise("heaviside", lambda a: np.where(np.isnan(a), np.nan, (a > 0).astype(np.float64)), _heaviside,
+                     lambda ctx, x: ctx.zero, "1 where `a > 0`, else 0: the derivative of `relu`.",
+                     activation=False, kinks=Kinks(0.0, None, "0")),
         Function(
             "maximum", ("a", "b"), np.maximum, _maximum, "The larger of `a` and `b`, entry by entry, broadcasting.",
             _broadcast, elementwise=True, gap=lambda a, b: float(np.min(np.abs(a - b), initial=np.inf)),

@@ -108,16 +108,23 @@ def _factor(records: Sequence[Record], rtol: float, atol: float) -> float | None
 
 
 def diagnose(
-    records: Sequence[Record], *, rtol: float, atol: float, name: str, shown: Record | None = None
+    records: Sequence[Record], *, rtol: float, atol: float, name: str, shown: Record | None = None,
+    kind: str = "jacobian", symmetric_from: int | None = None,
 ) -> Diagnosis:
     """Explain the failures among ``records`` (every judged example of one item).
 
     ``shown`` is the failure the report displays (the shrunk counterexample); details that depend
     on one input (a message, shapes) are taken from it so the text and the example agree.
+    ``kind`` is what the item returns (``"jacobian"``, ``"backward"``, ``"second"``, ``"value"``);
+    for a second derivative with respect to one variable twice, ``symmetric_from`` is the number
+    of leading dimensions (those of ``of``) after which the answer must be symmetric.
     """
     failures = [r for r in records if not r.verdict.ok]
     if not failures:
         return Diagnosis("correct", "", "correct")
+    special = _diagnose_kind(records, failures, shown, rtol, atol, name, kind, symmetric_from)
+    if special is not None:
+        return special
     total, failed = len(records), len(failures)
     kinds = {r.verdict.kind for r in failures}
     if shown is None or shown.verdict.ok:
@@ -261,3 +268,77 @@ def _diagnose_values(records, failures, rtol, atol, name) -> Diagnosis:
         "the chain rule term by term at the counterexample below.",
         "wrong value",
     )
+
+
+def _diagnose_kind(records, failures, shown, rtol, atol, name, kind, symmetric_from) -> Diagnosis | None:
+    """The mistakes particular to backward passes, second derivatives and batch sizes, or None."""
+    answered = [r for r in failures if r.verdict.received is not None and r.verdict.kind in ("mismatch", "shape")]
+    if not answered or len(answered) != len(failures):
+        return None
+    if kind == "backward" and all(
+        r.verdict.received.ndim == r.want.ndim + 1 and _close(np.sum(r.verdict.received, axis=0), r.want, rtol, atol)
+        for r in answered
+    ):
+        return Diagnosis(
+            "not summed over the batch: the result summed over its first dimension is the true gradient",
+            f"{name} returns one gradient per row of the batch; the gradient of a parameter shared by every "
+            "row is their sum. Sum over the batch dimension (sum(..., axis=0)), and the shape will be the "
+            "parameter's.",
+            "not summed over the batch",
+        )
+    if symmetric_from is not None:
+        lopsided = [r for r in answered if r.verdict.kind == "mismatch" and not _symmetric(r.verdict.received, symmetric_from, rtol, atol)]
+        if lopsided and len(lopsided) == len(answered):
+            return Diagnosis(
+                "not symmetric: a second derivative must be",
+                f"{name} returns a matrix that is not symmetric, but d2 f / dx_i dx_j equals d2 f / dx_j dx_i for "
+                "every smooth f: some term is missing its transpose (for x^T B x the Hessian is B + B^T, not 2 B).",
+                "not symmetric",
+            )
+    batch = _batch_factor(answered, rtol)
+    if batch is not None:
+        dimension, inverse = batch
+        what = f"1/{dimension}" if inverse else dimension
+        return Diagnosis(
+            f"off by a factor {what}: the result times {dimension if inverse else '1/' + dimension} is the true value",
+            f"{name} is {what} times the true value on every input tried, for every size of {dimension}: "
+            f"a {'missing' if not inverse else 'extra'} division by {dimension} (a mean over the batch is the sum "
+            f"divided by {dimension}; its derivative keeps that 1/{dimension}).",
+            "missing 1/N" if not inverse else "extra 1/N",
+        )
+    return None
+
+
+def _symmetric(received: np.ndarray, leading: int, rtol: float, atol: float) -> bool:
+    block = received.shape[leading:]
+    half = len(block) // 2
+    if len(block) != 2 * half or block[:half] != block[half:]:
+        return True  # not a square layout: nothing to say
+    size = int(np.prod(block[:half], dtype=int))
+    matrices = received.reshape(received.shape[:leading] + (size, size))
+    return _close(matrices, np.swapaxes(matrices, -1, -2), rtol, atol)
+
+
+def _batch_factor(records, rtol: float) -> tuple[str, bool] | None:
+    """(dimension, inverse): every answer is size (or 1/size) of one dimension times the truth, sizes varying."""
+    ratios = []
+    for record in records:
+        got, want = record.verdict.received, record.want
+        mask = np.abs(want) > 1e-300
+        if got.shape != want.shape or not mask.any():
+            return None
+        values = (got[mask] / want[mask]).ravel()
+        if not np.all(np.abs(values - values[0]) <= 1e-6 * max(1.0, abs(values[0]))):
+            return None
+        ratios.append((dict(record.sizes), float(values[0])))
+    dimensions = set.intersection(*(set(sizes) for sizes, _ in ratios)) if ratios else set()
+    for dimension in sorted(dimensions):
+        if len({sizes[dimension] for sizes, _ in ratios}) < 2 and len(ratios) > 1:
+            continue  # a fixed size is an ordinary constant factor
+        for inverse in (False, True):
+            if all(abs(ratio - (1 / sizes[dimension] if inverse else sizes[dimension])) <= 1e-6 * abs(ratio)
+                   for sizes, ratio in ratios):
+                if all(sizes[dimension] == 1 for sizes, _ in ratios):
+                    continue
+                return dimension, inverse
+    return None

@@ -11,7 +11,7 @@ import numpy as np
 
 from harness.backends import Backend
 from harness.errors import FormulaError
-from harness.formula import Formula, evaluate, infer_shape
+from harness.formula import Formula, Observer, evaluate, infer_shape
 from harness.functions import format_shape
 
 
@@ -22,6 +22,22 @@ class Variable:
     name: str
     shape: tuple  # symbolic, e.g. ("H", "D"); () for a scalar
     domain: tuple[float, float]  # closed interval for every entry
+    labels: str | int | None = None
+    """Integer class labels from 0 to this size - 1 (a dimension name or a number); None: not labels."""
+    integers: tuple[int, int] | None = None
+    """Integer entries from this inclusive range; None: real entries."""
+
+    @property
+    def discrete(self) -> bool:
+        """Integer-valued: drawn as integers, passed to students as integers, never differentiated."""
+        return self.labels is not None or self.integers is not None
+
+    def integer_range(self, sizes: Mapping[str, int]) -> tuple[int, int]:
+        """The inclusive range of a discrete variable's entries once the dimensions have sizes."""
+        if self.integers is not None:
+            return self.integers
+        count = sizes[self.labels] if isinstance(self.labels, str) else self.labels
+        return 0, int(count) - 1
 
 
 @dataclass(frozen=True)
@@ -44,8 +60,18 @@ class Model:
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Every name a formula or a student function may use: variables, then quantities."""
+        """Every name a student function may use: variables, then quantities."""
         return self.variable_names + self.quantity_names
+
+    @property
+    def dimension_names(self) -> tuple[str, ...]:
+        """The symbolic dimensions; a formula may use each as a number (its size)."""
+        return tuple(name for name, _ in self.dimensions)
+
+    def used_variables(self, names: Collection[str]) -> tuple[str, ...]:
+        """The variables that ``names`` (variables or quantities) are or depend on, in model order."""
+        wanted = set(names).union(*(self.upstream(name) for name in names))
+        return tuple(name for name in self.variable_names if name in wanted)
 
     def variable(self, name: str) -> Variable:
         for variable in self.variables:
@@ -62,7 +88,8 @@ class Model:
 
     @cached_property
     def _shapes(self) -> dict[str, tuple]:
-        shapes = {variable.name: tuple(variable.shape) for variable in self.variables}
+        shapes = {name: () for name in self.dimension_names}
+        shapes.update({variable.name: tuple(variable.shape) for variable in self.variables})
         for name, formula in self.quantities:
             shapes[name] = infer_shape(formula, shapes)
         return shapes
@@ -146,14 +173,17 @@ def evaluate_model(
     *,
     activation: str | None = None,
     overrides: Mapping[str, Any] | None = None,
+    observe: Observer | None = None,
 ) -> dict[str, np.ndarray]:
     """Every variable and quantity of ``model`` at ``point``, in model order, in ``backend``.
 
-    ``point`` maps each variable to its value (extra keys are ignored); values are converted
-    exactly. A quantity named in ``overrides`` takes the given value instead of its formula, and
+    ``point`` maps each variable to its value and may give dimension sizes (other keys are
+    ignored); values are converted exactly. The result also holds every dimension with a known
+    size, as a number, after the quantities. A quantity named in ``overrides`` takes the given value instead of its formula, and
     the quantities after it use that value: this is how a derivative with respect to an
     intermediate quantity (``z2``) holds everything upstream fixed.
     """
+    sizes_given = {name: point[name] for name in model.dimension_names if name in point}
     overrides = dict(overrides or {})
     unknown = overrides.keys() - set(model.quantity_names)
     if unknown:
@@ -169,7 +199,10 @@ def evaluate_model(
                 f"{', '.join(sorted(point)) or 'nothing'}"
             )
         values[variable.name] = backend.asarray(point[variable.name])
-    sizes = model.sizes_of(values)
+    sizes = {**{name: int(size) for name, size in sizes_given.items()}, **model.sizes_of(values)}
+    for name in model.dimension_names:
+        if name in sizes:  # a formula may use a dimension as a number: mean is sum(x) / N
+            values[name] = backend.asarray(float(sizes[name]))
     for name, value in overrides.items():
         value = overrides[name] = backend.asarray(value)
         expected = model.concrete_shape(name, sizes)
@@ -180,8 +213,8 @@ def evaluate_model(
             )
     values.update(overrides)
     remaining = [name for name in model.quantity_names if name not in overrides]
-    values = recompute(model, values, backend, remaining, activation=activation)
-    return {name: values[name] for name in model.names}
+    values = recompute(model, values, backend, remaining, activation=activation, observe=observe)
+    return {name: values[name] for name in (*model.names, *model.dimension_names) if name in values}
 
 
 def recompute(
@@ -191,6 +224,7 @@ def recompute(
     names: Sequence[str],
     *,
     activation: str | None = None,
+    observe: Observer | None = None,
 ) -> dict[str, np.ndarray]:
     """A copy of ``values`` in which the quantities ``names`` are evaluated again, in model order.
 
@@ -203,5 +237,5 @@ def recompute(
     wanted = set(names)
     for name, formula in model.quantities:
         if name in wanted:
-            result[name] = evaluate(formula, result, backend, bind=bind)
+            result[name] = evaluate(formula, result, backend, bind=bind, observe=observe)
     return result

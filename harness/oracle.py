@@ -24,11 +24,11 @@ import numpy as np
 from harness.backends import to_float64
 from harness.errors import FormulaError, InternalError
 from harness.model import Model
-from harness.reference import reference_jacobian, reference_values
+from harness.reference import reference_answer, reference_jacobian, reference_values
 from harness.store import Codec, Memory, Store, source_digest
 from harness.strategies import Example
 
-REFERENCE_SOURCES = ("_version", "assignment", "backends", "cache", "formula", "functions", "model", "oracle",
+REFERENCE_SOURCES = ("_version", "array_kernels", "assignment", "backends", "cache", "formula", "functions", "model", "oracle",
                      "reference", "spec", "spec_keys", "spec_meaning", "store")
 """The modules whose code determines a reference value (their source is part of its key)."""
 
@@ -65,7 +65,7 @@ class Oracle:
         """Every variable and quantity of the model at ``example``, correctly rounded to float64."""
 
         def compute() -> dict[str, np.ndarray]:
-            with _as_internal("the model's values", example, activation):
+            with as_internal("the model's values", example, activation):
                 exact = reference_values(self.model, example.point, activation=activation, digits=self.digits)
             return {name: _frozen(to_float64(value)) for name, value in exact.items()}
 
@@ -77,7 +77,7 @@ class Oracle:
         """d ``of`` / d ``wrt`` at ``example``, shape ``shape(of) + shape(wrt)``, rounded to float64."""
 
         def compute() -> np.ndarray:
-            with _as_internal(f"d {of} / d {wrt}", example, activation):
+            with as_internal(f"d {of} / d {wrt}", example, activation):
                 exact = reference_jacobian(
                     self.model, of, wrt, example.point, activation=activation, digits=self.digits
                 )
@@ -86,13 +86,36 @@ class Oracle:
         return self.memory.remember(("jacobian", activation, of, wrt, self._key(example)), compute, _JACOBIAN)
 
 
+    def answer(self, example: Example, activation: str | None, item) -> np.ndarray:
+        """What a function item (``harness.assignment.DerivativeItem``) must return at ``example``, rounded.
+
+        A Jacobian is ``jacobian``; a backward pass, a second derivative and a value are computed
+        by ``reference.reference_answer`` and remembered under their own keys.
+        """
+        if item.kind == "jacobian":
+            return self.jacobian(example, activation, item.of, item.wrt)
+        if item.kind == "value":
+            return self.quantities(example, activation)[item.of]
+
+        def compute() -> np.ndarray:
+            with as_internal(item.describe, example, activation):
+                exact = reference_answer(
+                    self.model, item.kind, item.of, item.wrt, example.point, wrt2=item.wrt2,
+                    upstream=item.upstream, activation=activation, digits=self.digits,
+                )
+            return _frozen(to_float64(exact))
+
+        place = (item.kind, activation, item.of, item.wrt, item.wrt2, item.upstream, self._key(example))
+        return self.memory.remember(place, compute, _JACOBIAN)
+
+
 _JACOBIAN: Codec[np.ndarray] = Codec(
     lambda value: ({"jacobian": value}, None),
     lambda arrays, meta: arrays.get("jacobian") if len(arrays) == 1 else None,
 )
 
 
-class _as_internal:
+class as_internal:
     """Turn any failure of a reference computation into an ``InternalError`` naming the input."""
 
     def __init__(self, what: str, example: Example, activation: str | None) -> None:
@@ -105,6 +128,7 @@ class _as_internal:
         if error is None or not isinstance(error, Exception):
             return False
         point = ", ".join(f"{name} = {_shown(value)}" for name, value in self.example.values)
+        point = point or "(no variables)"
         if self.example.sizes:
             point += " (" + ", ".join(f"{name} = {size}" for name, size in self.example.sizes) + ")"
         if self.activation is not None:

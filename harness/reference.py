@@ -41,6 +41,11 @@ digits; past that it is taken as 0. With the default 30 digits this resolves der
 about ``10**-5900`` times the output, e.g. ``tanh(z)`` at ``z = 2000`` (where ``1 - tanh(z)`` is
 below ``10**-1737``).
 
+At the highest precision, an entry whose two estimates are both below ``10**-(digits + 3)`` in
+size is accepted as it is (0 to that absolute precision): a derivative that is exactly 0 at a
+degenerate point, such as d (a @ inv(X) @ b) / d X where ``a`` is a row of ``X``, shows rounding
+noise at every precision.
+
 An entry below ``10**-(digits + 3)`` in size whose check estimate is at least ``10**5`` times
 larger (it shrinks with the step: truncation error of a zero derivative, ``x**3`` at 0 gives
 ``s**2``) is accepted as it is; such estimates would otherwise never agree relatively. The entry
@@ -61,7 +66,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from harness.backends import MpmathBackend
+from harness.backends import MpmathBackend, _to_float
 from harness.errors import HarnessError, InternalError
 from harness.formula import parse
 from harness.functions import LIBRARY
@@ -237,11 +242,16 @@ class _Jacobian:
             for row in range(estimate.shape[0]):
                 if estimate[row, position] == 0 and check[row, position] == 0:
                     continue  # absorbed beyond reach: 0 is as close as we can tell
+                if abs(estimate[row, position]) <= self.negligible and abs(check[row, position]) <= self.negligible:
+                    # Rounding noise at the highest precision: a derivative that is exactly 0 at a
+                    # degenerate point (a @ inv(X) @ b where a is a row of X) never comes out as
+                    # exactly 0 twice. It is 0 to within 10**-wanted, absolutely.
+                    continue
                 if _missing_digits(check[row, position], estimate[row, position], self.wanted - _CHECK_RATIO_DIGITS):
                     raise InternalError(
                         f"the reference derivative of {self.of!r} with respect to {self.wrt!r} does not "
                         f"converge at this point (entry {row} of {self.of}, entry {column} of {self.wrt}: "
-                        f"{mpmath.nstr(estimate[row, position], 20)} versus {mpmath.nstr(check[row, position], 20)} "
+                        f"{_to_float(estimate[row, position])!r} versus {_to_float(check[row, position])!r} "
                         f"at {dps} digits); the model is too ill-conditioned here"
                     )
 
@@ -349,7 +359,7 @@ def self_test() -> None:
     )
     for (name, _), (source, expected) in zip(model.quantities, formulas.items()):
         got = _Jacobian(model, name, "x", {"x": _SELF_TEST_POINT}, None, DEFAULT_DIGITS).compute()[()]
-        error = abs((got - expected) / expected)
+        error = abs(got - expected) / max(abs(expected), 1)  # heaviside's derivative is 0
         if not error < ctx.mpf(10) ** -25:
             raise InternalError(
                 f"reference self-test failed: the derivative of {source} at x = {_SELF_TEST_POINT} is "
@@ -364,3 +374,104 @@ def _self_test_formulas(ctx: Any, x: Any) -> dict[str, Any]:
     formulas = {f"{name}(x)": record.derivative(ctx, x) for name, record in LIBRARY.items() if record.derivative}
     formulas["x ** 3 / (1 - x) * 2"] = 6 * x**2 / (1 - x) + 2 * x**3 / (1 - x) ** 2
     return formulas
+
+
+# -- what an item asks for -------------------------------------------------------------------
+
+
+def reference_answer(
+    model: Model,
+    kind: str,
+    of: str,
+    wrt: str,
+    point: Mapping[str, Any],
+    *,
+    wrt2: str | None = None,
+    upstream: str | None = None,
+    activation: str | None = None,
+    digits: int = DEFAULT_DIGITS,
+) -> np.ndarray:
+    """The exact answer to an item of ``kind`` (see ``harness.assignment.KINDS``) at ``point``.
+
+    ``"jacobian"``: d ``of`` / d ``wrt``; ``"backward"``: the variable ``upstream`` (shaped like
+    ``of``) contracted with that Jacobian over the dimensions of ``of``, shaped like ``wrt``;
+    ``"second"``: d2 ``of`` / d ``wrt`` d ``wrt2``, shape ``shape(of) + shape(wrt) + shape(wrt2)``;
+    ``"value"``: the value of ``of``.
+    """
+    if kind == "value":
+        return reference_values(model, point, activation=activation, digits=digits)[of]
+    if kind == "second":
+        return reference_second(model, of, wrt, wrt2, point, activation=activation, digits=digits)
+    jacobian = reference_jacobian(model, of, wrt, point, activation=activation, digits=digits)
+    if kind == "jacobian":
+        return jacobian
+    if kind != "backward":
+        raise HarnessError(f"unknown kind of item {kind!r}")
+    backend = MpmathBackend(digits + 2 * _GUARD_DIGITS + 10)
+    gradient = backend.asarray(point[upstream])
+    wrt_shape = jacobian.shape[gradient.ndim:]
+    flat = backend.asarray(jacobian).reshape(gradient.size, -1)
+    return backend.apply("@", gradient.reshape(-1), flat).reshape(wrt_shape)
+
+
+def reference_second(
+    model: Model,
+    of: str,
+    wrt: str,
+    wrt2: str,
+    point: Mapping[str, Any],
+    *,
+    activation: str | None = None,
+    digits: int = DEFAULT_DIGITS,
+) -> np.ndarray:
+    """d2 ``of`` / d ``wrt`` d ``wrt2`` at ``point`` (both variables), by central differences of Jacobians.
+
+    The Jacobian d ``of`` / d ``wrt`` is computed (by ``reference_jacobian``, with as many more
+    digits as the step takes away) at ``wrt2`` moved by ``±s`` in each entry, with two steps, ``s``
+    and ``1000 s``; the second's truncation error is ``10**6`` times the first's, so an entry is
+    accepted when the two agree to ``wanted - 6`` digits (relative, or absolute below 1). Otherwise
+    the step shrinks once; then the point is reported as ill-conditioned (``InternalError``).
+    """
+    _check_digits(digits)
+    for role, name in (("wrt", wrt), ("wrt2", wrt2)):
+        if name not in model.variable_names:
+            raise HarnessError(f"{role}={name!r}: a second derivative is taken with respect to variables of the model")
+    _ensure_self_tested()
+    wanted = digits + _GUARD_DIGITS
+    step_digits = math.ceil(wanted / 2) + 5
+    for attempt in range(2):
+        inner = wanted + step_digits + 10
+        ctx = mpmath.MPContext()
+        ctx.dps = inner + 20
+        fine, shape = _second_pass(model, of, wrt, wrt2, point, activation, inner, ctx, step_digits)
+        coarse, _ = _second_pass(model, of, wrt, wrt2, point, activation, inner, ctx, step_digits - 3)
+        tolerance = ctx.mpf(10) ** -(wanted - 6)
+        worst = max((abs(a - b) / max(abs(a), 1) for a, b in zip(fine.flat, coarse.flat)), default=ctx.zero)
+        if worst <= tolerance:
+            backend = MpmathBackend(digits + 2 * _GUARD_DIGITS)
+            return _rounded(backend, fine).reshape(shape)
+        step_digits += 5
+    raise InternalError(
+        f"the reference second derivative of {of!r} with respect to {wrt!r} and {wrt2!r} does not converge at "
+        f"this point (two steps disagree by {_to_float(worst):.3g} relative); the model is too ill-conditioned here"
+    )
+
+
+def _second_pass(model, of, wrt, wrt2, point, activation, inner, ctx, step_digits) -> tuple[np.ndarray, tuple]:
+    """Central differences of d ``of`` / d ``wrt`` along each entry of ``wrt2``: (entries, the result's shape)."""
+    center = np.asarray(point[wrt2], dtype=np.float64)
+    columns = []
+    for column in range(center.size):
+        x = ctx.mpf(float(center.reshape(-1)[column]))
+        step = ctx.mpf(10) ** -step_digits * max(1, abs(x))
+        sides, shape = [], ()
+        for moved in (ctx.fadd(x, step, exact=True), ctx.fsub(x, step, exact=True)):
+            values = np.array([ctx.mpf(float(v)) for v in center.reshape(-1)], dtype=object)
+            values[column] = moved
+            shifted = {**point, wrt2: values.reshape(center.shape)}
+            jacobian = reference_jacobian(model, of, wrt, shifted, activation=activation, digits=inner)
+            shape = jacobian.shape + center.shape
+            sides.append(jacobian.reshape(-1))
+        width = ctx.fsub(ctx.fadd(x, step, exact=True), ctx.fsub(x, step, exact=True), exact=True)
+        columns.append([(ctx.mpf(plus) - ctx.mpf(minus)) / width for plus, minus in zip(*sides)])
+    return np.array(columns, dtype=object).T.reshape(-1), shape

@@ -311,6 +311,40 @@ class _NameOrNames(_Kind):
         return tuple(members)
 
 
+@dataclass(frozen=True)
+class _NameOrPair(_Kind):
+    """A name, or a list of two names (a second derivative: ``wrt: [x, x]``)."""
+
+    expected = "a name, or a list of two names for a second derivative ([x, x])"
+
+    def schema(self) -> dict:
+        return {"anyOf": [_Name().schema(), {"type": "array", "items": _Name().schema(), "minItems": 2, "maxItems": 2}]}
+
+    def check(self, value: Any, at: At) -> str | tuple[str, str]:
+        if isinstance(value, list):
+            if len(value) != 2:
+                raise self.mismatch(value, at, "a second derivative lists two variables: [x, x] or [x, y]")
+            return tuple(_Name().check(name, at / index) for index, name in enumerate(value))
+        return _Name().check(value, at)
+
+
+@dataclass(frozen=True)
+class _Size(_Kind):
+    """A dimension name or a fixed size >= 1 (how many classes labels range over)."""
+
+    expected = "a dimension name or a size >= 1"
+
+    def schema(self) -> dict:
+        return {"anyOf": [_Name().schema(), {"type": "integer", "minimum": 1}]}
+
+    def check(self, value: Any, at: At) -> str | int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        if isinstance(value, str) and _NAME.match(value):
+            return value
+        raise self.mismatch(value, at)
+
+
 _MISSING = object()
 
 
@@ -333,6 +367,8 @@ class _Object(_Kind):
     expected: str = "a mapping"
     nullable: bool = False
     """Whether an empty entry (``x:`` with nothing after it) means ``{}``."""
+    alternatives: tuple[tuple[str, ...], ...] = ()
+    """Sets of keys of which one must be present in full (pass 2 says which is missing)."""
 
     def schema(self) -> dict:
         properties = {}
@@ -346,6 +382,8 @@ class _Object(_Kind):
         required = [key.name for key in self.keys if key.required]
         if required:
             result["required"] = required
+        if self.alternatives:
+            result["anyOf"] = [{"required": list(keys)} for keys in self.alternatives]
         return result
 
     def check(self, value: Any, at: At) -> dict:
@@ -465,7 +503,11 @@ SETTINGS_KEYS = (
 VARIABLE_KEYS = (
     _Key("shape", _Shape(), "Dimension names or sizes; [] (the default) is a scalar.", default=()),
     _Key("domain", _Interval(_Number(), strict=True, expected="a domain [low, high] of finite numbers, low < high"),
-         "Closed interval [low, high] for every entry; the default is [-5, 5].", default=DEFAULT_DOMAIN),
+         "Closed interval [low, high] for every entry; the default is [-5, 5]."),
+    _Key("labels", _Size(), "Integer class labels: every entry is drawn from 0 to this size - 1 (a dimension "
+         "name such as C, or a number). Labels are passed to students as integers and never differentiated."),
+    _Key("integers", _Interval(_Integer(), strict=False, expected="a range [low, high] of integers, low <= high"),
+         "Integer entries drawn from the inclusive range [low, high]; never differentiated."),
 )
 
 ACTIVATION_KEYS = (
@@ -478,6 +520,15 @@ _DERIVATIVE_KEYS = (
     _Key("wrt", _Name(), "The variable (or quantity) it is differentiated with respect to.", required=True),
 )
 
+_ITEM_DERIVATIVE_KEYS = (
+    _Key("of", _Name(), "The quantity (or variable) that is differentiated."),
+    _Key("wrt", _NameOrPair(), "The variable (or quantity) it is differentiated with respect to; two variables "
+         "[x, y] ask for the second derivative d2 of / dx dy (a Hessian for [x, x])."),
+    _Key("upstream", _Name(), "A backward pass: the function also receives an upstream gradient under this name, "
+         "shaped like `of`, and returns it contracted with the Jacobian (shaped like `wrt`)."),
+    _Key("value", _Name(), "Instead of of and wrt: the function returns this quantity's value (a value item)."),
+)
+
 _OVERRIDES = (
     _Key("rtol", _TOLERANCE, "Overrides settings.rtol for this item."),
     _Key("atol", _TOLERANCE, "Overrides settings.atol for this item."),
@@ -488,7 +539,7 @@ _OVERRIDES = (
 DERIVATIVE_ITEM_KEYS = (
     _Key("function", _Name(), "The function the student defines in the question's module.", required=True),
     _Key("points", _Number(minimum=0), "Points for this item.", required=True),
-    *_DERIVATIVE_KEYS,
+    *_ITEM_DERIVATIVE_KEYS,
     _Key("given", _MapOf(_Object(_DERIVATIVE_KEYS, "a mapping with keys of and wrt")),
          "Extra Jacobians handed to the function, by parameter name: name: {of: ..., wrt: ...}."),
     _Key("expected", _FormulaText(), "The answer key: a formula whose shape is the Jacobian layout; "
@@ -513,10 +564,15 @@ QUESTION_KEYS = (
     _Key("title", _Text(), "A short title shown in reports.", required=True),
     _Key("prompt", _Text(allow_empty=True), "The question in markdown, shown in reports.", default=""),
     _Key("module", _Name(), "The student's module for this question: q2_1 means q2_1.py.", required=True),
+    _Key("variables", _MapOf(_Object(VARIABLE_KEYS, nullable=True)),
+         "This question's own variables, added to the top-level ones (a name declared again here replaces "
+         "the top-level variable for this question: another domain)."),
+    _Key("model", _MapOf(_FormulaText()), "This question's own quantities, after the top-level ones."),
     _Key("activation", _NameOrNames(tuple(sorted(ELEMENTWISE_FUNCTIONS))),
          "What the model's activation placeholder stands for: one elementwise function or a list "
          "(a family: every member is checked). Required exactly when the model has a placeholder."),
-    _Key("items", _ListOf(_Tagged((_Object(DERIVATIVE_ITEM_KEYS), _Object(CLAIM_ITEM_KEYS))),
+    _Key("items", _ListOf(_Tagged((_Object(DERIVATIVE_ITEM_KEYS, alternatives=(("of", "wrt"), ("value",))),
+                                   _Object(CLAIM_ITEM_KEYS))),
                           "a list of items"),
          "What the student's module must define: derivative items (function:) and claims (claim:).",
          required=True),
@@ -528,13 +584,13 @@ TOP_KEYS = (
     _Key("dimensions", _MapOf(_Interval(_Integer(minimum=1), strict=False,
                                      expected="a range [low, high] of sizes >= 1, low <= high")),
          "Symbolic sizes and their inclusive ranges: H: [1, 4].", default=None),
-    _Key("variables", _MapOf(_Object(VARIABLE_KEYS, nullable=True), min_entries=1),
-         "The model's inputs, in order: name: {shape: [...], domain: [low, high]}.", required=True),
+    _Key("variables", _MapOf(_Object(VARIABLE_KEYS, nullable=True)),
+         "The model's inputs, in order: name: {shape: [...], domain: [low, high]}; questions may add their own."),
     _Key("activation", _Object(ACTIVATION_KEYS),
          "The activation placeholder: {name: s}. Omit it when the model has none."),
-    _Key("model", _MapOf(_FormulaText(), min_entries=1),
-         "The quantities, in order: name: formula, each using variables and earlier quantities.",
-         required=True),
+    _Key("model", _MapOf(_FormulaText()),
+         "The quantities, in order: name: formula, each using variables and earlier quantities; questions "
+         "may add their own."),
     _Key("questions", _ListOf(_Object(QUESTION_KEYS), "a list of questions"), "The questions.",
          required=True),
 )

@@ -1,12 +1,22 @@
 """Hypothesis strategies that draw a model's inputs: dimension sizes, then every variable.
 
 Values stay inside each variable's closed domain, are finite and never subnormal (a subnormal
-input tests float64 corner cases of the student's arithmetic, not their calculus). Inputs where a
-quantity of the model leaves float64's exponential range (|q| > ``EXP_SAFE``) are not drawn: there
-a mathematically correct formula such as ``exp(z)/(1 + exp(z))`` overflows to nan, so the point
-tests float64, not calculus (``check-spec`` reports how often this happens). Hypothesis
-shrinks dimensions towards their lower bound and values towards 0 and simple numbers, so a minimal
-counterexample is small and readable.
+input tests float64 corner cases of the student's arithmetic, not their calculus); a discrete
+variable (labels, integers) gets whole numbers in its range, held as float64. Two kinds of input
+are not drawn, because there the reference or a correct float64 formula has nothing to say:
+
+- where an argument of an exponential function of the model (``exp``, ``sigmoid``, ``softmax``,
+  ... : the records with ``exponential``) exceeds ``EXP_SAFE`` in size: there a mathematically
+  correct formula such as ``exp(z)/(1 + exp(z))`` overflows to nan, so the point tests float64, not
+  calculus. Models without such a function are not limited (a least-squares loss may be 1e6);
+- where an argument of a function comes within ``KINK_DISTANCE`` of a point where it is not
+  differentiable (``abs`` at 0, ``maximum`` where its arguments tie, ``logdet`` of a singular
+  matrix): there the finite-difference reference would be the average of two one-sided slopes.
+
+Every quantity must also be finite in float64. ``check-spec`` reports how often inputs are left
+out, and why. Hypothesis shrinks dimensions towards their lower bound and values towards 0 and
+simple numbers, so a minimal counterexample is small and readable; the shrinker can only reach
+inputs the filter lets through, so it never lands on a kink.
 """
 
 from __future__ import annotations
@@ -19,10 +29,11 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from harness.backends import FLOAT64
+from harness.functions import EXP_SAFE, KINK_DISTANCE, Function
 from harness.model import Model, evaluate_model
 
-EXP_SAFE = 700.0
-"""Largest |quantity| drawn: exp(700) ~ 1e304 still fits in float64 (overflow is past 709.78)."""
+__all__ = ["EXP_SAFE", "KINK_DISTANCE", "Example", "examples", "input_strategy", "not_gradable", "sizes",
+           "unfiltered_examples", "values_at", "within_float64_range"]
 
 
 @dataclass(frozen=True)
@@ -33,8 +44,9 @@ class Example:
     values: tuple[tuple[str, np.ndarray], ...]
 
     @property
-    def point(self) -> dict[str, np.ndarray]:
-        return dict(self.values)
+    def point(self) -> dict:
+        """The values by variable name, and the size of every dimension by its name."""
+        return {**dict(self.sizes), **dict(self.values)}
 
     @property
     def size_map(self) -> dict[str, int]:
@@ -70,15 +82,47 @@ def values_at(model: Model, size_map: Mapping[str, int], *, only: str | None = N
         if only is not None and variable.name != only:
             continue
         shape = tuple(size_map[dim] if isinstance(dim, str) else dim for dim in variable.shape)
-        strategies[variable.name] = hnp.arrays(np.float64, shape, elements=entries(variable.domain))
+        if variable.discrete:
+            low, high = variable.integer_range(size_map)
+            elements = st.integers(low, high).map(float)
+        else:
+            elements = entries(variable.domain)
+        strategies[variable.name] = hnp.arrays(np.float64, shape, elements=elements)
     return st.fixed_dictionaries(strategies)
 
 
+class _Excluded(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _watch(record: Function, operands: tuple, statics: dict) -> None:
+    """Stop an evaluation at an exponential's overflow or a function's kink (see the module docstring)."""
+    if record.exponential and any(bool(np.any(np.abs(operand) > EXP_SAFE)) for operand in operands):
+        raise _Excluded(f"an argument of {record.name} beyond +-{EXP_SAFE:g}, where exp overflows float64")
+    if (record.kinks is not None or record.gap is not None) and record.kink_distance(*operands, **statics) < KINK_DISTANCE:
+        where = record.kinks.text if record.kinks is not None else record.kink_text
+        raise _Excluded(f"an argument of {record.name} within {KINK_DISTANCE:g} of where it is not "
+                        f"differentiable ({where})")
+
+
+def not_gradable(model: Model, example: Example, activation: str | None) -> str | None:
+    """Why ``example`` is not drawn (an exponential's overflow, a kink, a non-finite quantity), or None."""
+    try:
+        with np.errstate(all="ignore"):
+            values = evaluate_model(model, example.point, FLOAT64, activation=activation, observe=_watch)
+    except _Excluded as excluded:
+        return excluded.reason
+    for name in model.quantity_names:
+        if not np.all(np.isfinite(values[name])):
+            return f"{name} is nan or infinite in float64"
+    return None
+
+
 def within_float64_range(model: Model, example: Example, activation: str | None) -> bool:
-    """Whether every quantity of the model at ``example`` stays within +-EXP_SAFE (and is finite)."""
-    with np.errstate(all="ignore"):
-        values = evaluate_model(model, example.point, FLOAT64, activation=activation)
-    return all(bool(np.all(np.abs(value) <= EXP_SAFE)) for value in values.values())
+    """Whether ``example`` is gradable: see ``not_gradable``."""
+    return not_gradable(model, example, activation) is None
 
 
 @st.composite

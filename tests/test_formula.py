@@ -165,7 +165,7 @@ def test_an_activation_placeholder_may_be_called_but_only_when_declared():
     assert parse("s(z1)", placeholders=("s",)).calls == {"s"}
     assert message("s(z1)") == (
         "unknown function 's'; the functions are: abs, arccos, arcsin, arctan, clip, cos, cosh, det, diag, "
-        "dot, exp, expm1, eye, inv, log, log1p, log_softmax, logdet, logsumexp, max, maximum, mean, min, "
+        "dot, exp, expm1, eye, heaviside, inv, log, log1p, log_softmax, logdet, logsumexp, max, maximum, mean, min, "
         "minimum, norm, onehot, ones, outer, relu, sigmoid, sin, sinh, softmax, softplus, solve, sqrt, sum, "
         "tan, tanh, trace, transpose (column 1)\n    s(z1)\n    ^"
     )

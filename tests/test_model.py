@@ -52,7 +52,7 @@ def test_a_concrete_shape_needs_every_dimension_size():
 
 def test_evaluating_a_model_gives_every_variable_and_quantity_in_order():
     values = evaluate_model(q2_vector_model(), POINT, FLOAT64, activation="tanh")
-    assert list(values) == ["x", "w1", "b1", "w2", "b2", "z1", "a1", "z2", "yhat"]
+    assert list(values) == ["x", "w1", "b1", "w2", "b2", "z1", "a1", "z2", "yhat", *q2_vector_model().dimension_names]
     z1 = POINT["w1"] @ POINT["x"] + POINT["b1"]
     np.testing.assert_allclose(values["yhat"], np.tanh(POINT["w2"] @ np.tanh(z1) + POINT["b2"]))
 
@@ -69,7 +69,7 @@ def test_an_override_replaces_a_quantity_and_what_follows_uses_it():
     values = evaluate_model(q2_vector_model(), POINT, FLOAT64, activation="sigmoid", overrides={"z2": 0.0})
     assert values["z2"] == 0.0
     assert values["yhat"] == 0.5
-    assert list(values) == ["x", "w1", "b1", "w2", "b2", "z1", "a1", "z2", "yhat"]
+    assert list(values) == ["x", "w1", "b1", "w2", "b2", "z1", "a1", "z2", "yhat", *q2_vector_model().dimension_names]
 
 
 @pytest.mark.parametrize(

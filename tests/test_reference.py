@@ -265,7 +265,7 @@ def test_non_finite_values_are_returned_as_they_come():
 
 def test_the_self_test_passes_and_covers_every_elementwise_function():
     self_test()
-    elementwise = {f"{name}(x)" for name, record in LIBRARY.items() if record.elementwise}
+    elementwise = {f"{name}(x)" for name, record in LIBRARY.items() if record.elementwise and len(record.arrays) == 1}
     assert {"exp(x)", "abs(x)", "sigmoid(x)"} < elementwise < set(reference._self_test_formulas(CTX, CTX.mpf(0.5)))
 
 
@@ -288,7 +288,7 @@ def test_the_self_test_checks_each_function_against_the_derivative_in_its_record
         self_test()
     assert str(caught.value) == (
         "reference self-test failed: the derivative of cos(x) at x = 0.625 is -0.58509727294046215480539931415 by "
-        "finite differences but 0.58509727294046215480539931415 in closed form (relative error 2.0); the mpmath "
+        "finite differences but 0.58509727294046215480539931415 in closed form (relative error 1.17); the mpmath "
         "evaluation is not exact enough, probably because a function computes in float"
     )
 

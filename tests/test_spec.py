@@ -212,7 +212,7 @@ MESSAGES = {
 that starts with one of * & ! | > % @ ` [ {{ or contains ': '""",
     "unknown_key.yaml": """\
 {path}:16: at questions[0].items[0].wtr: unknown key 'wtr'; expected one of: function, points, \
-of, wrt, given, expected, rtol, atol, examples, visibility
+of, wrt, upstream, value, given, expected, rtol, atol, examples, visibility
   hint: did you mean 'wrt'?""",
     "points_not_a_number.yaml": """\
 {path}:13: at questions[0].items[0].points: expected a number >= 0; found 'two' (a string)""",
@@ -260,8 +260,8 @@ which is empty: the low end is above the high end
 {path}:7: at variables.w1.shape[1]: unknown dimension 'DD'; declared dimensions: D, H
   hint: did you mean 'D'?""",
     "activation_not_elementwise.yaml": """\
-{path}:13: at questions[0].activation[1]: expected an elementwise function, one of abs, cos, exp, \
-expm1, log, log1p, sigmoid, sin, softplus, sqrt, tanh; found 'sofplus' (a string)
+{path}:13: at questions[0].activation[1]: expected an elementwise function, one of abs, arctan, cos, \
+exp, expm1, log, log1p, relu, sigmoid, sin, softplus, sqrt, tanh; found 'sofplus' (a string)
   hint: did you mean 'softplus'?""",
     "activation_without_placeholder.yaml": """\
 {path}:11: at questions[0].activation: found activation 'softplus', but the model has no \
@@ -360,8 +360,9 @@ def test_malformed_spec_is_rejected_with_the_whole_precise_message(name, monkeyp
          "the model\n  hint: a given derivative needs a name of its own, such as dy_dx"),
         (MINIMAL.replace("sigmoid(w * x)", "s(w * x)"),
          "empty.yaml:6: at model.y: invalid formula 's(w * x)': unknown function 's'; the functions "
-         "are: abs, cos, dot, exp, expm1, log, log1p, outer, sigmoid, sin, softplus, sqrt, sum, tan, tanh, "
-         "transpose (column 1)\n    s(w * x)\n    ^\n  hint: if 's' stands for an activation each "
+         "are: abs, arccos, arcsin, arctan, clip, cos, cosh, det, diag, dot, exp, expm1, eye, heaviside, inv, log, log1p, "
+         "log_softmax, logdet, logsumexp, max, maximum, mean, min, minimum, norm, onehot, ones, outer, relu, "
+         "sigmoid, sin, sinh, softmax, softplus, solve, sqrt, sum, tan, tanh, trace, transpose (column 1)\n    s(w * x)\n    ^\n  hint: if 's' stands for an activation each "
          "question chooses, declare it at the top level: 'activation: {name: s}'"),
     ],
 )
