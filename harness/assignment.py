@@ -167,6 +167,8 @@ class Assignment:
     """SHA-256 (hex) of the spec file's bytes: results record which spec graded them."""
     shapes: tuple[tuple[str, tuple], ...] = ()
     """The symbolic shape of every variable and quantity, in model order."""
+    notation: tuple[tuple[str, str], ...] = ()
+    """The spec's ``notation`` for write-ups: (LaTeX symbol, model name or ``activation``)."""
 
     def question(self, id: str) -> Question:
         """The question with this id (``"2.4"``)."""

@@ -312,6 +312,23 @@ class _NameOrNames(_Kind):
 
 
 @dataclass(frozen=True)
+class _Notation(_Kind):
+    """LaTeX symbols, as a write-up writes them, each mapped to a model name or ``activation``."""
+
+    expected = "a mapping from LaTeX symbols (\"\\\\hat{p}\") to names of the model or 'activation'"
+
+    def schema(self) -> dict:
+        return {"type": ["object", "null"], "additionalProperties": _Name().schema()}
+
+    def check(self, value: Any, at: At) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(key, str) and key.strip() for key in value):
+            raise self.mismatch(value, at)
+        return {key: _Name().check(target, at / key) for key, target in value.items()}
+
+
+@dataclass(frozen=True)
 class _NameOrPair(_Kind):
     """A name, or a list of two names (a second derivative: ``wrt: [x, x]``)."""
 
@@ -593,6 +610,9 @@ TOP_KEYS = (
          "may add their own."),
     _Key("questions", _ListOf(_Object(QUESTION_KEYS), "a list of questions"), "The questions.",
          required=True),
+    _Key("notation", _Notation(),
+         "How write-ups (*.md, *.tex) write the model's symbols: LaTeX symbol: model name or activation, "
+         "such as \"\\\\theta\": w1; added to the defaults (docs/writeups.md).", default=None),
 )
 
 TOP = _Object(TOP_KEYS, "a mapping with the keys title, variables, model and questions")

@@ -64,7 +64,24 @@ def check_meaning(raw: dict, at: At, filename: str, digest: str) -> Assignment:
         settings=settings,
         digest=digest,
         shapes=tuple(shapes.items()),
+        notation=_notation(raw["notation"] or {}, model, at / "notation"),
     )
+
+
+def _notation(raw: dict, model: Model, at: At) -> tuple[tuple[str, str], ...]:
+    """The spec's notation for write-ups: each LaTeX symbol checked, each target a model name."""
+    from harness.writeup.notation import ACTIVATION
+    from harness.writeup.reading import notation_key
+
+    targets = list(model.names) + ([ACTIVATION] if model.activation else [])
+    for latex, target in raw.items():
+        if notation_key(latex) is None:
+            raise (at / latex).error(f"{latex!r} is not one symbol as LaTeX writes it",
+                                     "write one symbol, such as \\theta, \\hat{p} or W^{(2)}")
+        if target not in targets:
+            raise (at / latex).error(f"unknown name {target!r}; expected a name of the model or "
+                                     f"{ACTIVATION!r}: {listing(targets)}", did_you_mean(target, targets))
+    return tuple(raw.items())
 
 
 def _reserved(name: str, taken: Mapping[str, str], placeholder: str | None, at: At) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,21 @@ def test_no_true_step_is_flagged_in_any_writeup(graded, name):
 def test_grading_a_writeup_twice_gives_the_same_report(graded, tmp_path, reference_cache):
     result = harness.grade(harness.load_spec(SPEC), FIXTURES / "q_labels", harness.GradeOptions(cache_dir=reference_cache))
     assert harness.render_submission_markdown(result) == harness.render_submission_markdown(graded["q_labels"])
+
+
+def test_the_specs_notation_section_maps_the_courses_own_symbols(reference_cache):
+    spec = harness.load_spec(FIXTURES / "notation" / "spec.yaml")
+    assert spec.notation == (("p", "yhat"), ("\\theta_1", "w1"), ("h", "a1"), ("\\rho", "activation"))
+    result = harness.grade(spec, FIXTURES / "notation", harness.GradeOptions(cache_dir=reference_cache))
+    assert statuses(result) == {"2.4 dyhat_dw1": "passed"}
+    assert [(step.line, step.holds) for step in result.steps] == [(3, True), (3, True), (5, True), (5, True)]
+
+
+@pytest.mark.parametrize("entry, message", [
+    ('"p": yy', "at notation.p: unknown name 'yy'; expected a name of the model or 'activation'"),
+    ('"p + q": yhat', "at notation.p + q: 'p + q' is not one symbol as LaTeX writes it"),
+])
+def test_a_bad_notation_entry_is_a_spec_error_at_its_key(entry, message):
+    text = (FIXTURES / "notation" / "spec.yaml").read_text().replace('"p": yhat', entry)
+    with pytest.raises(harness.SpecError, match=re.escape(message)):
+        harness.load_spec_text(text, "spec.yaml")

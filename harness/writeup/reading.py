@@ -86,15 +86,17 @@ class Writeup:
         return self.questions.get(question)
 
 
+def notation_key(latex: str) -> str | None:
+    """The key of one symbol written in LaTeX (``\\hat{p}`` -> ``phat``), or ``None`` if it is not one."""
+    try:
+        return symbol_key(parse(latex))
+    except (LatexError, RecursionError):
+        return None
+
+
 def notation_of(assignment) -> Notation:
     """The assignment's notation: its model's names and the spec's ``notation`` entries, as keys."""
-    entries = {}
-    for latex, target in getattr(assignment, "notation", ()) or ():
-        try:
-            key = symbol_key(parse(latex))
-        except LatexError:
-            key = None
-        entries[key or latex] = target
+    entries = {notation_key(latex) or latex: target for latex, target in assignment.notation}
     return notation_for(assignment.model.names, entries)
 
 
