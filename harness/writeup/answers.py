@@ -56,7 +56,7 @@ class WriteupAnswer:
 
     def __init__(self, assignment: Assignment, question: Question, item: DerivativeItem, final: Written) -> None:
         self.source, self.line = final.file, final.line
-        self.model = assignment.model
+        self.model = question.model or assignment.model
         self.question = question
         rename = {derivative_name(g.of, g.wrt): g.name for g in item.given}
         expression = final.expression

@@ -94,10 +94,11 @@ def notation_key(latex: str) -> str | None:
         return None
 
 
-def notation_of(assignment) -> Notation:
-    """The assignment's notation: its model's names and the spec's ``notation`` entries, as keys."""
+def notation_of(assignment, question=None) -> Notation:
+    """A question's notation: its model's names and the spec's ``notation`` entries, as keys."""
     entries = {notation_key(latex) or latex: target for latex, target in assignment.notation}
-    return notation_for(assignment.model.names, entries)
+    model = (question.model if question is not None else None) or assignment.model
+    return notation_for(model.names, entries)
 
 
 def writeup_files(folder: Path) -> list[Path]:
@@ -116,7 +117,7 @@ def load_writeup(folder: Path, assignment) -> Writeup | None:
     if not files:
         return None
     ids = [question.id for question in assignment.questions]
-    notation = notation_of(assignment)
+    notations = {question.id: notation_of(assignment, question) for question in assignment.questions}
     notes: list[str] = []
     if len(files) > MAX_FILES:
         notes.append(f"only the first {MAX_FILES} write-up files were read; {len(files) - MAX_FILES} were left out")
@@ -144,7 +145,7 @@ def load_writeup(folder: Path, assignment) -> Writeup | None:
                 notes.append(f"{path.name}, line {section.line}: a second section for {section.question} is "
                              f"ignored; the one graded is {first.file}, line {first.line}")
                 continue
-            questions[section.question] = _read_section(section, notation, deadline)
+            questions[section.question] = _read_section(section, notations[section.question], deadline)
     if not used:
         return None
     return Writeup(tuple(used), questions, tuple(notes))

@@ -66,7 +66,8 @@ class _Evaluator:
 
     def __init__(self, checker, question: Question) -> None:
         self.checker = checker
-        self.model = checker.assignment.model
+        self.model = question.model or checker.assignment.model
+        self.oracle = checker.oracle_for(question)
         self.question = question
         self._formulas: dict[tuple[int, str | None], Formula] = {}
 
@@ -74,7 +75,7 @@ class _Evaluator:
         points = []
         for activation in self.question.activations or (None,):
             for example in self.checker.draw(self.question, activation, STEP_EXAMPLES):
-                points.append(_Point(activation, example, self.checker.oracle.quantities(example, activation)))
+                points.append(_Point(activation, example, self.oracle.quantities(example, activation)))
         return points
 
     def formula(self, expression: Expression, activation: str | None) -> Formula:
@@ -89,7 +90,7 @@ class _Evaluator:
         expression = side.expression
         env: dict[str, np.ndarray] = dict(point.values)
         for of, wrt in expression.derivatives:
-            env[derivative_name(of, wrt)] = self.checker.oracle.jacobian(point.example, point.activation, of, wrt)
+            env[derivative_name(of, wrt)] = self.oracle.jacobian(point.example, point.activation, of, wrt)
         for operator in expression.operators:
             env[operator.name] = self.derivative(operator, point)
         try:
@@ -211,7 +212,7 @@ def _diagnose(evaluator: _Evaluator, left: Written, right: Written, failures: li
             if quantity == of or wrt in (quantity,) or wrt not in model.upstream(quantity):
                 continue
             try:
-                matches = all(_close(evaluator.checker.oracle.jacobian(point.example, point.activation, quantity, wrt),
+                matches = all(_close(evaluator.oracle.jacobian(point.example, point.activation, quantity, wrt),
                                      value, rtol, atol) for point, value in values)
             except HarnessError:
                 continue
