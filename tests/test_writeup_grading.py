@@ -215,3 +215,14 @@ def test_a_bad_notation_entry_is_a_spec_error_at_its_key(entry, message):
     text = (FIXTURES / "notation" / "spec.yaml").read_text().replace('"p": yhat', entry)
     with pytest.raises(harness.SpecError, match=re.escape(message)):
         harness.load_spec_text(text, "spec.yaml")
+
+
+def test_points_for_steps_are_items_for_the_intermediate_derivatives(reference_cache):
+    """docs/writeups.md: an item per intermediate derivative grades that chain of the write-up."""
+    spec = harness.load_spec(FIXTURES / "step_points.yaml")
+    options = harness.GradeOptions(cache_dir=reference_cache)
+    seed = harness.grade(spec, SEED, options)
+    assert statuses(seed) == {"2.4 dyhat_dw1": "passed", "2.4 dyhat_dz2": "passed", "2.4 da1_dz1": "passed"}
+    factor = harness.grade(spec, FIXTURES / "latex_sections", options)
+    assert statuses(factor) == {"2.4 dyhat_dw1": "failed", "2.4 dyhat_dz2": "passed", "2.4 da1_dz1": "failed"}
+    assert factor.score == 1.0
