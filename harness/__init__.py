@@ -55,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "ItemResult": "harness.results",
     "QuestionResult": "harness.results",
     "RunSettings": "harness.results",
+    "StepResult": "harness.results",
     "SubmissionResult": "harness.results",
     # reports (pure rendering) and writing them
     "escape_text": "harness.report",
@@ -71,6 +72,8 @@ _EXPORTS: dict[str, str] = {
     "write_submission": "harness.outputs",
     # where specs, submissions and settings are found
     "ANSWERS_FILE": "harness.answers",
+    "Writeup": "harness.writeup",
+    "load_writeup": "harness.writeup",
     "Config": "harness.config",
     "find_config": "harness.config",
     "parse_toml": "harness.config",
@@ -140,8 +143,17 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
         render_mistakes_csv,
         render_submission_markdown,
     )
-    from harness.results import ClaimEvidence, Counterexample, ItemResult, QuestionResult, RunSettings, SubmissionResult
+    from harness.results import (
+        ClaimEvidence,
+        Counterexample,
+        ItemResult,
+        QuestionResult,
+        RunSettings,
+        StepResult,
+        SubmissionResult,
+    )
     from harness.runner import Limits, format_bytes
     from harness.sandbox import ISOLATION_CHOICES, detect_isolation
     from harness.strategies import input_strategy
+    from harness.writeup import Writeup, load_writeup
     from harness.spec import Assignment, ClaimItem, DerivativeItem, Item, Question, load_spec, load_spec_text
