@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.writeup.chains import chains
 from harness.writeup.prose import Sentence, classify, read_claim
@@ -99,3 +101,24 @@ def test_the_first_answer_counts_a_hedge_first_is_unanswered_and_a_contradiction
     contradiction = read("Yes, it changes.", "No, it does not change.")
     assert contradiction.value is None and contradiction.reason == "the section says both yes and no"
     assert read("Differentiate.").reason == "no sentence of the section says yes or no"
+
+
+_PIECES = ["## 2.1\n", "**2.2**\n", "Q2.3\n", "\\section*{2.4}\n", "1. ", "$$", "$", "\\[", "\\]", "\\begin{align*}",
+           "\\end{align*}", "&=", "=", "\\\\", "\\frac{\\partial \\hat y}{\\partial w_2}", "a_1", "(", ")", "{", "}",
+           "\\text{using (2.1.1)}", "\\tag{2.4.1}", " No, it does not change. ", "\n", "\n\n", "```", "%", "x", ","]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40), st.sampled_from(["a.md", "a.tex"]))
+@settings(max_examples=300, deadline=None)
+def test_any_document_is_read_into_sections_and_sides_without_a_crash(pieces, name):
+    from harness.writeup.notation import notation_for
+    from harness.writeup.reading import _read_side
+
+    document = read_document(name, "".join(pieces))
+    notation = notation_for(("x", "w1", "b1", "w2", "b2", "z1", "a1", "z2", "yhat"))
+    for section in find_sections(document, QUESTIONS):
+        for math in section.math:
+            for chain in chains(math):
+                for side in chain.sides:
+                    written = _read_side(document, side, notation)
+                    assert (written.expression is None) != (written.error is None)
