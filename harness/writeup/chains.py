@@ -19,6 +19,9 @@ from harness.writeup.sections import Math
 MAX_SIDES = 400
 """Most sides of equations read from one section; more are left unread, and the report says so."""
 
+MAX_SECTION_CHARACTERS = 50_000
+"""Most characters of equations read from one section (the seed's longest has about 3,000)."""
+
 _ENVIRONMENT = re.compile(r"\\(?:begin|end)\{(?:aligned|alignedat|align|gathered|split|array|cases|equation|"
                           r"gather|multline|eqnarray|flalign)\*?\}(?:\{[^}]*\})?")
 _REMARK = re.compile(r"\\(?:text|textrm|textit|textbf|mbox|intertext|mathrm|operatorname)\s*\{")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.writeup.chains import MAX_SIDES, Chain, Side, chains
+from harness.writeup.chains import MAX_SECTION_CHARACTERS, MAX_SIDES, Chain, Side, chains
 from harness.writeup.latex import LatexError, parse
 from harness.writeup.notation import Notation, notation_for
 from harness.writeup.prose import Sentence, sentences
@@ -26,7 +26,7 @@ from harness.writeup.translate import Expression, symbol_key, translate
 WRITEUP_SUFFIXES = (".md", ".markdown", ".tex")
 MAX_FILES = 20
 """Most write-up files read from one submission."""
-PARSE_SECONDS = 20.0
+PARSE_SECONDS = 10.0
 """Wall-clock budget for reading one submission's write-ups; past it, the rest is left unread
 (the grammar is linear-time and every expression is size-limited, so only huge uploads reach it)."""
 
@@ -124,6 +124,7 @@ def load_writeup(folder: Path, assignment) -> Writeup | None:
         files = files[:MAX_FILES]
     deadline = time.monotonic() + PARSE_SECONDS
     questions: dict[str, QuestionWriteup] = {}
+    ignored: dict[str, list[str]] = {}
     used: list[str] = []
     for path in files:
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -141,13 +142,16 @@ def load_writeup(folder: Path, assignment) -> Writeup | None:
         used.append(path.name)
         for section in sections:
             if section.question in questions:
-                first = questions[section.question]
-                notes.append(f"{path.name}, line {section.line}: a second section for {section.question} is "
-                             f"ignored; the one graded is {first.file}, line {first.line}")
+                ignored.setdefault(section.question, []).append(f"{path.name}, line {section.line}")
                 continue
             questions[section.question] = _read_section(section, notations[section.question], deadline)
     if not used:
         return None
+    for question, places in ignored.items():
+        first = questions[question]
+        shown = "; ".join(places[:3]) + (f" and {len(places) - 3} more" if len(places) > 3 else "")
+        notes.append(f"another section for {question} is ignored ({shown}); the one graded is {first.file}, "
+                     f"line {first.line}")
     return Writeup(tuple(used), questions, tuple(notes))
 
 
@@ -155,15 +159,18 @@ def _read_section(section: Section, notation: Notation, deadline: float) -> Ques
     document = section.document
     problems = [f"{document.name}, line {document.line(offset)}: {message}" for offset, message in section.problems]
     read: list[WrittenChain] = []
-    sides_read = 0
+    sides_read = characters = 0
     for math in section.math:
         for chain in chains(math):
-            if sides_read + len(chain.sides) > MAX_SIDES or time.monotonic() > deadline:
+            size = sum(len(side.latex) for side in chain.sides)
+            if sides_read + len(chain.sides) > MAX_SIDES or characters + size > MAX_SECTION_CHARACTERS \
+                    or time.monotonic() > deadline:
                 problems.append(f"{document.name}, line {document.line(chain.sides[0].offset)}: the rest of the "
-                                f"section was not read (at most {MAX_SIDES} sides of equations are read, within "
-                                f"{PARSE_SECONDS:g} s)")
+                                f"section was not read (at most {MAX_SIDES} sides and {MAX_SECTION_CHARACTERS:,} "
+                                f"characters of equations are read per section, within {PARSE_SECONDS:g} s)")
                 break
             sides_read += len(chain.sides)
+            characters += size
             read.append(_read_chain(section.question, document, chain, notation))
         else:
             continue

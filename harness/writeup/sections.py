@@ -21,6 +21,8 @@ MAX_FILE_BYTES = 1 << 20
 """Largest write-up file read (1 MiB)."""
 
 _DISPLAY_ENVIRONMENTS = ("equation", "align", "gather", "multline", "eqnarray", "displaymath", "math", "flalign")
+_FENCE = re.compile(r" {0,3}```")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _ENV = re.compile(r"\\begin\{(" + "|".join(_DISPLAY_ENVIRONMENTS) + r")(\*?)\}")
 
 
@@ -47,27 +49,16 @@ class Document:
     hidden: tuple[tuple[int, int], ...]
     """(start, end) ranges that are neither prose nor math: code blocks, comments."""
 
+    line_starts: tuple[int, ...] = (0,)
+    """The offset where each line starts."""
+
     def place(self, offset: int) -> tuple[int, int]:
         """The 1-based line and 1-based column of an offset into the text."""
-        starts = _line_starts(self.text)
-        line = bisect.bisect_right(starts, offset)
-        return line, offset - starts[line - 1] + 1
+        line = bisect.bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1] + 1
 
     def line(self, offset: int) -> int:
         return self.place(offset)[0]
-
-
-_STARTS: dict[int, list[int]] = {}
-
-
-def _line_starts(text: str) -> list[int]:
-    key = id(text)
-    cached = _STARTS.get(key)
-    if cached is None or (cached and cached[-1] > len(text)):
-        cached = [0] + [match.end() for match in re.finditer(r"\n", text)]
-        _STARTS.clear()
-        _STARTS[key] = cached
-    return cached
 
 
 def read_document(name: str, text: str) -> Document:
@@ -80,7 +71,7 @@ def read_document(name: str, text: str) -> Document:
     at_line_start = True
     while index < length:
         char = text[index]
-        if at_line_start and not tex and text.startswith("```", index + len(text[index:]) - len(text[index:].lstrip(" "))):
+        if at_line_start and not tex and _FENCE.match(text, index):
             fence = text.find("\n```", index + 3)
             end = length if fence < 0 else text.find("\n", fence + 4)
             end = length if end < 0 else end
@@ -145,7 +136,8 @@ def read_document(name: str, text: str) -> Document:
             index = end + 1
             continue
         index += 1
-    return Document(name, text, tuple(math), tuple(problems), tuple(hidden))
+    starts = (0, *(match.end() for match in re.finditer(r"\n", text)))
+    return Document(name, text, tuple(math), tuple(problems), tuple(hidden), starts)
 
 
 def _inline_end(text: str, start: int) -> int:
@@ -158,7 +150,7 @@ def _inline_end(text: str, start: int) -> int:
             continue
         if char == "$":
             return index
-        if char == "\n" and text.startswith("\n", index + 1 + len(text[index + 1 :]) - len(text[index + 1 :].lstrip(" \t"))):
+        if char == "\n" and _BLANK_LINE.match(text, index):
             return -1
         index += 1
     return -1
@@ -228,12 +220,14 @@ def _question_in(text: str, questions: Sequence[str]) -> tuple[str | None, str |
 
 
 def _inside(offset: int, ranges: Sequence[tuple[int, int]]) -> bool:
-    return any(start <= offset < end for start, end in ranges)
+    """Whether ``offset`` lies in one of ``ranges`` (sorted by start, not overlapping)."""
+    index = bisect.bisect_right(ranges, (offset, float("inf"))) - 1
+    return index >= 0 and ranges[index][0] <= offset < ranges[index][1]
 
 
 def headings(document: Document, questions: Sequence[str]) -> list[Heading]:
     """Every heading of ``document`` outside its math and code, with the question it names."""
-    covered = [(m.start, m.start + len(m.text)) for m in document.math if m.display] + list(document.hidden)
+    covered = sorted([(m.start, m.start + len(m.text)) for m in document.math if m.display] + list(document.hidden))
     found: list[Heading] = []
     parent: str | None = None
     item_number = 0
