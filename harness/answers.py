@@ -46,7 +46,7 @@ class FormulaAnswer:
         self.formula = formula
         self.source = ANSWERS_FILE
         self.line = line
-        self.parameters = tuple(sorted(formula.names))
+        self.parameters = tuple(sorted(formula.names | formula.sizes))  # eye(N) asks for N too
 
     def call_many(self, batch: Sequence[Mapping[str, np.ndarray]]) -> list[WrittenOutcome]:
         return [self._call(arguments) for arguments in batch]

@@ -147,7 +147,8 @@ class Question:
         """Every parameter name a student function for ``item`` may ask for, in a stable order.
 
         The model's variables and quantities, then the item's given derivatives. A claim is a
-        constant, not a function, so it is offered nothing.
+        constant, not a function, so it is offered nothing. A function may also ask for a
+        dimension's size by its name (``N``), an int.
         """
         if isinstance(item, ClaimItem):
             return ()

@@ -160,7 +160,7 @@ class Checker:
         """The values a function asking for ``parameters`` receives at ``example`` (fresh arrays).
 
         Labels and other integer variables arrive as int64 arrays (Python ints for scalars, in
-        the worker); everything else as float64.
+        the worker), and so does a dimension's size; everything else as float64.
         """
         question = self.question_of(item)
         oracle = self.oracle_for(question)
@@ -168,9 +168,12 @@ class Checker:
         given = {g.name: g for g in item.given}
         discrete = {variable.name for variable in question.model.variables if variable.discrete}
         arguments = {}
+        sizes = example.size_map
         for name in parameters:
             if name in given:
                 value = oracle.jacobian(example, activation, given[name].of, given[name].wrt)
+            elif name in sizes:
+                value, discrete = np.asarray(sizes[name]), discrete | {name}
             else:
                 value = values[name]
             arguments[name] = np.array(value, dtype=np.int64 if name in discrete else np.float64, copy=True)
@@ -236,7 +239,7 @@ class Checker:
         """A Problem when the function asks for something the question does not offer."""
         offered = question.offered(item)
         for name in answer.parameters:
-            if name not in offered:
+            if name not in offered and name not in question.model.dimension_names:
                 return Problem(
                     f"parameter {name!r} is not a quantity of {question.id}",
                     f"{item.name} asks for a parameter named {name!r}, but {question.id} offers only: "
