@@ -23,6 +23,11 @@ from harness.spec import ClaimItem, Question
 from harness.strategies import Example, examples, values_at, within_float64_range
 
 _PAIR_SEED = 0xC1A1  # the pair search's seed differs from the survey's for the same question
+MIN_PAIRS = 100
+"""Pairs compared at least, whatever the examples per item: Hypothesis's first draws are the
+simplest inputs (zeros), where a derivative often depends on nothing at all, so five pairs can
+all miss a dependence that exists. A true claim stops at its first differing pair; only a
+false one costs every pair."""
 
 
 def establish(
@@ -36,6 +41,7 @@ def establish(
     """
     model = oracle.model
     activations = question.activations or (None,)
+    count = max(count, MIN_PAIRS)
 
     def pairs(activation):
         """Two gradable inputs that differ only in the claim's variable."""

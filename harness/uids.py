@@ -59,21 +59,26 @@ def become(uid: int, before: Callable[[], None] | None = None) -> Callable[[], N
     return switch
 
 
-def kill_all(uid: int) -> None:
-    """Kill every process running as ``uid`` (repeatedly: a fork bomb races the kill)."""
-    child = os.fork()
-    if child == 0:  # pragma: no cover - runs in the forked child
-        try:
-            _switch(uid)
-            for _ in range(10_000):
-                try:
+def kill_all(uid: int, *, rounds: int = 100) -> None:
+    """Kill every process running as ``uid``, until /proc shows none (a fork bomb races the kill).
+
+    ``kill(-1)`` from a process that has become ``uid`` reaches exactly the processes of that uid.
+    It cannot say when none is left (it succeeds whenever any other process exists), so the
+    parent looks in /proc between rounds.
+    """
+    for _ in range(rounds):
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the forked child
+            try:
+                _switch(uid)
+                for _ in range(3):
                     os.kill(-1, signal.SIGKILL)  # every process of the uid but this one
-                except ProcessLookupError:
-                    os._exit(0)
-            os._exit(1)
-        except BaseException:  # noqa: BLE001 - never return into the parent's code
-            os._exit(2)
-    os.waitpid(child, 0)
+                os._exit(0)
+            except BaseException:  # noqa: BLE001 - never return into the parent's code
+                os._exit(2)
+        os.waitpid(child, 0)
+        if not processes_of(uid):
+            return
 
 
 def processes_of(uid: int) -> list[int]:

@@ -147,6 +147,10 @@ TABLE = [
         ("raised an exception: ProcessLookupError: [Errno 3] No such process (q2_4.py, line 7)",),
         run="host_harming_run",
         needs="pid namespace",
+    )
+    if SANDBOX.pid_namespace
+    else Attack(  # as a uid of its own, kill(-1) succeeds and reaches only the uid's own processes
+        "kill_everything", received=0.0, run="host_harming_run", needs="pid namespace"
     ),
 ]
 HOST_HARMING = "pid namespace and pids cgroup"

@@ -16,6 +16,8 @@ saying why.
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -29,7 +31,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 NOBODY = 65534
-PACKAGES = ["numpy>=1.26", "mpmath>=1.3", "hypothesis>=6.100", "pyyaml>=6.0", "pytest>=8"]
+# The versions running these tests: the suites pin verdicts that depend on the inputs drawn.
+PACKAGES = [f"{name}=={importlib.metadata.version(name)}" for name in ("numpy", "mpmath", "hypothesis", "pyyaml", "pytest")]
 ATTACK_SUITES = ["tests/test_attacks.py", "tests/test_attacks_end_to_end.py"]
 
 
@@ -160,3 +163,110 @@ def test_the_attack_suite_holds_as_an_unprivileged_user(system_venv, tmp_path, i
     if isolation == "bubblewrap" and shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is not installed here")
     _attack_suite(system_venv, isolation, tmp_path, user=NOBODY)
+
+
+# ------------------------------------------------------------------ the Gradescope layout
+GRADESCOPE_SPEC = ROOT / "specs" / "q2_neural_networks.yaml"
+REFERENCE = ROOT / "submissions" / "reference_solution"
+SECRET = "SECRET-AUTOGRADER-TOKEN-4711"
+GRADESCOPE_ATTACK = '''\
+"""Attack on the Gradescope layout: rewrite results.json and run_autograder, read source/."""
+import os
+import time
+from pathlib import Path
+
+ROOT = Path(Path(__file__).with_name("target.txt").read_text().strip())
+FORGED = '{"score": 100.0, "tests": []}'
+
+
+def _try(action):
+    try:
+        action()
+        return 1
+    except OSError:
+        return 0
+
+
+def dyhat_dw1(x, w1, b1, w2, b2):
+    stolen = ""
+    for path in (ROOT / "source" / "secret.txt", ROOT / "source" / "specs" / "q2_neural_networks.yaml"):
+        try:
+            stolen += path.read_text()[:200]
+        except OSError:
+            pass
+    _try(lambda: (ROOT / "results" / "results.json").write_text(FORGED))
+    _try(lambda: (ROOT / "source" / "run_autograder").write_text("#!/bin/sh\\necho owned\\n"))
+    if os.fork() == 0:  # a daemon that outlives the worker and rewrites the results afterwards
+        os.setsid()
+        if os.fork() == 0:
+            for _ in range(40):
+                time.sleep(0.25)
+                _try(lambda: (ROOT / "results" / "results.json").write_text(FORGED))
+            os._exit(0)
+        os._exit(0)
+    os.wait()
+    if stolen:
+        raise ValueError(stolen)
+    return 0.0
+'''
+
+
+def _own_uid_processes() -> list[int]:
+    from harness import uids
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            uid = int(next(line for line in (entry / "status").read_text().splitlines() if line.startswith("Uid:")).split()[1])
+        except (OSError, ValueError, StopIteration):
+            continue
+        if uids.PROBE_UID <= uid < uids.BASE + (1 << 28):
+            found.append(int(entry.name))
+    return found
+
+
+def _gradescope_run(tmp_path: Path, isolation: str, python: Path | str) -> Path:
+    """Run the bundle's real run_autograder on an attacking submission in a fake /autograder."""
+    from harness import GradeOptions
+    from harness.integrations.gradescope_bundle import build_bundle
+    from test_gradescope_bundle import run_autograder, unpack
+
+    bundle = tmp_path / "autograder.zip"
+    build_bundle([GRADESCOPE_SPEC], bundle, GradeOptions(seed=0, examples=5, isolation=isolation))
+    root = unpack(bundle, tmp_path)
+    for folder in [tmp_path, *tmp_path.parents]:  # as on Gradescope: /autograder is reachable by all
+        if str(folder).startswith("/tmp/") and folder.stat().st_uid == 0:
+            folder.chmod(folder.stat().st_mode | 0o711)
+    root.chmod(0o755)
+    (root / "source" / "secret.txt").write_text(SECRET)
+    submission = root / "submission"
+    shutil.copytree(REFERENCE, submission, dirs_exist_ok=True)
+    (submission / "q2_4.py").write_text(GRADESCOPE_ATTACK)
+    (submission / "target.txt").write_text(f"{root}\n")
+    script = (root / "source" / "run_autograder").read_bytes()
+    run_autograder(root, str(python))
+    import time
+
+    time.sleep(3)  # what a surviving daemon would need to rewrite the results
+    assert (root / "source" / "run_autograder").read_bytes() == script
+    assert _own_uid_processes() == []
+    return root
+
+
+@pytest.mark.parametrize("isolation", ["auto", "namespaces", "uid"])
+def test_the_gradescope_layout_holds_against_a_submission(tmp_path, isolation, request):
+    if os.geteuid() != 0:
+        pytest.skip("Gradescope runs the autograder as root")
+    python = request.getfixturevalue("system_venv") if isolation == "uid" else sys.executable
+    root = _gradescope_run(tmp_path, isolation, python)
+    document = json.loads((root / "results" / "results.json").read_text())
+    text = json.dumps(document)
+    assert SECRET not in text and "dyhat_dw1:" not in text.split('"tests"')[0]
+    scores = {test["name"]: test["score"] for test in document["tests"]}
+    assert scores.pop("2.4 dyhat_dw1") == 0
+    assert all(score > 0 for score in scores.values()), scores
+    assert document["score"] == 7
+    assert document["extra_data"]["isolation"].startswith(
+        {"auto": "bubblewrap" if shutil.which("bwrap") else "namespaces", "namespaces": "namespaces",
+         "uid": "separate unprivileged uid"}[isolation]
+    )
