@@ -107,10 +107,12 @@ def test_the_seeds_report_and_results_json_show_the_steps(graded):
 def test_bold_headings_with_partial_subscripts_and_primes(graded):
     result = graded["bold_headings"]
     assert statuses(result) == expect(set(ITEMS) - {"2.2 dyhat_db2"}, {"2.2 dyhat_db2"})
-    assert false_steps(result) == {("2.2", 17)}
-    # s(z) = ... with a bare z: a symbol the notation does not know, so not checked, with the reason
-    assert unchecked_steps(result) == {("2.2", 13)}
-    assert all("unmapped symbol 'z'" in s.reason for s in result.steps if s.holds is None)
+    assert false_steps(result) == {("2.2", 17), ("2.3", 23)}
+    # s(z) = \ln(1 + e^{z}) and s'(z) = ...: definitions in a bare z, checked for z = z1 and z = z2
+    definitions = [step for step in result.steps if step.line == 13]
+    assert [(step.latex, step.holds, step.examples) for step in definitions] == [
+        (r"s(z) = \ln(1 + e^{z})", True, 40), (r"s'(z) = \frac{1}{1+e^{-z}}", True, 40)]
+    assert unchecked_steps(result) == set()
 
 
 def test_latex_sections_with_align_and_d_fractions(graded):
@@ -185,7 +187,7 @@ def test_a_malformed_writeup_costs_only_its_unreadable_parts(graded):
 def test_no_true_step_is_flagged_in_any_writeup(graded, name):
     """Every step we flag is false by hand, and every other step holds or names its reason."""
     expected_false = {
-        "seed_writeup": {("2.1", 21), ("2.4", 106)}, "bold_headings": {("2.2", 17)},
+        "seed_writeup": {("2.1", 21), ("2.4", 106)}, "bold_headings": {("2.2", 17), ("2.3", 23)},
         "latex_sections": {("2.4", 33), ("2.4", 35)}, "q_labels": {("2.1", 5), ("2.3", 12)},
         "numbered_list": {("2.4", 13), ("2.4", 14)}, "tex_inline": {("2.1", 4)}, "malformed": set(),
     }

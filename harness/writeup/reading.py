@@ -11,6 +11,7 @@ and the report notes the other. Nothing in a file is ever run: math is parsed by
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from harness.writeup.latex import LatexError, parse
 from harness.writeup.notation import Notation, notation_for
 from harness.writeup.prose import Sentence, sentences
 from harness.writeup.sections import MAX_FILE_BYTES, Document, Section, find_sections, read_document
-from harness.writeup.translate import Expression, symbol_key, translate
+from harness.writeup.translate import DUMMY, Expression, dummy_variable, symbol_key, translate
 
 WRITEUP_SUFFIXES = (".md", ".markdown", ".tex")
 MAX_FILES = 20
@@ -54,6 +55,8 @@ class WrittenChain:
     question: str
     sides: tuple[Written, ...]
     label: str | None
+    dummy: str | None = None
+    """The bare variable of a definition (``z`` in ``s(z) = \\ln(1 + e^z)``), which stands for any value."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,19 @@ def _read_section(section: Section, notation: Notation, deadline: float) -> Ques
 
 
 def _read_chain(question: str, document: Document, chain: Chain, notation: Notation) -> WrittenChain:
-    return WrittenChain(question, tuple(_read_side(document, side, notation) for side in chain.sides), chain.label)
+    sides = tuple(_read_side(document, side, notation) for side in chain.sides)
+    if all(side.error is None for side in sides):
+        return WrittenChain(question, sides, chain.label)
+    try:
+        dummy = dummy_variable(parse(chain.sides[0].latex), notation)
+    except (LatexError, RecursionError):
+        dummy = None
+    if dummy is None:
+        return WrittenChain(question, sides, chain.label)
+    # s(z) = \ln(1 + e^z): a definition of the function, for every value of z
+    with_dummy = dataclasses.replace(notation, entries={**notation.entries, dummy: DUMMY})
+    sides = tuple(_read_side(document, side, with_dummy) for side in chain.sides)
+    return WrittenChain(question, sides, chain.label, dummy)
 
 
 def _read_side(document: Document, side: Side, notation: Notation) -> Written:

@@ -27,7 +27,7 @@ from harness.results import StepResult, as_value
 from harness.spec import Assignment, DerivativeItem, Question
 from harness.writeup.answers import derivative_text
 from harness.writeup.reading import Writeup, Written, WrittenChain
-from harness.writeup.translate import Expression, Operator, derivative_name
+from harness.writeup.translate import DUMMY, Expression, Operator, derivative_name
 
 STEP_EXAMPLES = 20
 """How many of the question's drawn inputs (per activation) each step is checked on."""
@@ -84,29 +84,38 @@ class _Evaluator:
             self._formulas[key] = parse(expression.render(activation))
         return self._formulas[key]
 
-    def value(self, side: Written, point: _Point) -> np.ndarray:
+    def dummies(self) -> list[str]:
+        """What a definition's bare variable takes, at each point: the activation's arguments in the model."""
+        placeholder = self.model.activation
+        arguments = [next(iter(formula.names)) for _, formula in self.model.quantities
+                     if placeholder is not None and placeholder in formula.calls and len(formula.names) == 1]
+        return arguments or list(self.model.variable_names)
+
+    def value(self, side: Written, point: _Point, dummy: np.ndarray | None = None) -> np.ndarray:
         if side.expression is None:
             raise _Unchecked(side.error)
         expression = side.expression
         env: dict[str, np.ndarray] = dict(point.values)
+        if dummy is not None:
+            env[DUMMY] = dummy
         for of, wrt in expression.derivatives:
             env[derivative_name(of, wrt)] = self.oracle.jacobian(point.example, point.activation, of, wrt)
         for operator in expression.operators:
-            env[operator.name] = self.derivative(operator, point)
+            env[operator.name] = self.derivative(operator, point, env)
         try:
             with np.errstate(all="ignore"):
                 return np.asarray(evaluate(self.formula(expression, point.activation), env, FLOAT64), dtype=np.float64)
         except FormulaError as error:
             raise _Unchecked(f"{side.place}: cannot be evaluated: {error.message}") from None
 
-    def derivative(self, operator: Operator, point: _Point) -> np.ndarray:
+    def derivative(self, operator: Operator, point: _Point, env: Mapping[str, np.ndarray]) -> np.ndarray:
         """d body / d wrt by a central difference in mpmath, everything upstream of ``wrt`` held fixed."""
         formula = self.formula(operator.body, point.activation)
-        if any(name not in self.model.names for name in formula.names):
+        if any(name not in self.model.names and name != DUMMY for name in formula.names):
             raise _Unchecked(f"the derivative of an expression holding another derivative is not checked "
                              f"(d/d{operator.wrt} of {formula.source})")
         backend = MpmathBackend(_DIGITS)
-        exact = {name: backend.asarray(value) for name, value in point.values.items()}
+        exact = {name: backend.asarray(env[name]) for name in (*point.values, *([DUMMY] if DUMMY in env else []))}
         step = backend.ctx.mpf(_STEP)
         downstream = self.model.downstream([operator.wrt])
         sides = []
@@ -160,26 +169,32 @@ def _check(evaluator: _Evaluator, question: Question, chain: WrittenChain, k: in
            rtol: float, atol: float) -> StepResult:
     first, left, right = chain.sides[0], chain.sides[k - 1], chain.sides[k]
     failures = []
+    dummies = evaluator.dummies() if chain.dummy else [None]
     try:
         for point in points:
-            right_value = evaluator.value(right, point)
-            left_value = evaluator.value(left, point)
-            if _close(left_value, right_value, rtol, atol):
-                continue
-            if k > 1 and _close(evaluator.value(first, point), right_value, rtol, atol):
-                continue
-            failures.append((point, left_value, right_value))
+            for source in dummies:
+                dummy = None if source is None else point.values[source]
+                right_value = evaluator.value(right, point, dummy)
+                left_value = evaluator.value(left, point, dummy)
+                if _close(left_value, right_value, rtol, atol):
+                    continue
+                if k > 1 and _close(evaluator.value(first, point, dummy), right_value, rtol, atol):
+                    continue
+                failures.append((point, left_value, right_value, source))
     except _Unchecked as error:
         return _step(question, chain, k, None, str(error))
     except HarnessError as error:
         return _step(question, chain, k, None, f"the true value could not be computed: {error}")
     if not failures:
-        return _step(question, chain, k, True, None, examples=len(points))
-    point, left_value, right_value = failures[0]
-    diagnosis = _diagnose(evaluator, left, right, failures, rtol, atol)
+        return _step(question, chain, k, True, None, examples=len(points) * len(dummies))
+    point, left_value, right_value, source = failures[0]
+    diagnosis = _diagnose(evaluator, left, right, [failure[:3] for failure in failures], rtol, atol)
+    inputs = tuple((name, as_value(value)) for name, value in point.example.values)
+    if source is not None:  # the value the definition's bare variable took
+        inputs += ((chain.dummy, as_value(point.values[source])),)
     return _step(
-        question, chain, k, False, diagnosis, examples=len(points), failed=len(failures),
-        inputs=tuple((name, as_value(value)) for name, value in point.example.values),
+        question, chain, k, False, diagnosis, examples=len(points) * len(dummies), failed=len(failures),
+        inputs=inputs,
         activation=point.activation, left_value=as_value(left_value), right_value=as_value(right_value),
     )
 

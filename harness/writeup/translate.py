@@ -425,3 +425,29 @@ class _Translator:
 def translate(node: Node, notation: Notation) -> Expression:
     """Translate a parsed LaTeX expression with ``notation``; a ``LatexError`` says where it fails."""
     return _Translator(notation).expression(node)
+
+
+DUMMY = "_t"
+"""The formula name of a definition's bare variable (the ``z`` of ``s(z) = \\ln(1 + e^z)``)."""
+
+
+def dummy_variable(node: Node, notation: Notation) -> str | None:
+    """The key of the bare symbol a definition ``s(z) = ...`` or ``s'(z) = ...`` is written in, or ``None``.
+
+    Only a function of the notation applied to one symbol the notation does not know qualifies:
+    then the whole chain is a statement about that function, for every value of the symbol.
+    """
+    if not isinstance(node, Seq) or len(node.items) != 2:
+        return None
+    head, argument = node.items
+    if isinstance(head, Scripted) and head.primes and head.sub is None and head.sup is None:
+        head = head.base
+    key = symbol_key(head)
+    meaning = notation.meaning(key) if key else None
+    if meaning is None or meaning.kind not in ("activation", "function"):
+        return None
+    if not (isinstance(argument, Group) and argument.bracket == "(" and argument.body is not None):
+        return None
+    inner = symbol_key(argument.body)
+    return inner if inner is not None and notation.meaning(inner) is None else None
+
