@@ -269,12 +269,26 @@ def parse(text: str) -> Node:
         raise LatexError(f"unexpected character {text[error.pos_in_stream]!r}", error.pos_in_stream) from None
     except lark.UnexpectedToken as error:
         token = error.token
+        expected = _expected(error.expected)
         if token.type == "$END":
-            raise LatexError("the expression ends too early", len(text)) from None
-        raise LatexError(f"unexpected {str(token)!r}", token.start_pos or 0) from None
+            raise LatexError(f"the expression ends too early{expected}", len(text)) from None
+        raise LatexError(f"unexpected {str(token)!r}{expected}", token.start_pos or 0) from None
     except lark.UnexpectedInput as error:  # any other parse failure
         raise LatexError("cannot parse the expression", getattr(error, "pos_in_stream", 0) or 0) from None
     return _Build().build(tree)
+
+
+_SHOWN = {"RBRACE": "'}'", "RPAR": "')'", "RSQB": "']'", "RCURLY": "'\\}'", "LBRACE": "'{'", "LPAR": "'('",
+          "LETTERS": "a symbol", "NUMBER": "a number", "CMD": "a command", "FRAC": "\\frac", "PLUS": "'+'",
+          "MINUS": "'-'"}
+
+
+def _expected(terminals) -> str:
+    """``"; expected ')' or '+'"``: what the grammar would have accepted, for the message."""
+    shown = sorted({_SHOWN[name] for name in terminals if name in _SHOWN})
+    if not shown or len(shown) > 4:
+        return "; expected a value" if {"LETTERS", "NUMBER"} <= set(terminals) else ""
+    return "; expected " + " or ".join(shown)
 
 
 class _Build:
