@@ -33,12 +33,12 @@ from harness.answers import ANSWERS_FILE, load_answers
 from harness.check import Checker
 from harness.discovery import not_gradable
 from harness.errors import InternalError, SandboxUnavailable, UsageError
-from harness.lock import read_lock, save_lock
+from harness.lock import lock_path, read_lock, save_lock
 from harness.outputs import write_class, write_submission
 from harness.parallel import GradingPool, graded, warm
 from harness.results import ItemResult, QuestionResult, RunSettings, StepResult, SubmissionResult
 from harness.runner import Limits, SubmissionRunner
-from harness.sandbox import ISOLATION_CHOICES
+from harness.sandbox import ISOLATION_CHOICES, check_private
 from harness.sandbox import choose as choose_sandbox
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Item, Question
 from harness.store import Store, open_cache, run_store
@@ -110,8 +110,10 @@ class Grader:
             submission_timeout=assignment.settings.submission_timeout,
         )
         first = [f"{question.module}.py" for question in assignment.questions] + [ANSWERS_FILE]
+        sandbox = choose_sandbox(options.isolation)
+        check_private(sandbox, [assignment.path, lock_path(assignment), options.cache_dir, *options.exclude])
         self._runner = SubmissionRunner(self.submission, limits, require_sandbox=options.require_sandbox,
-                                        trusted=options.trusted_code, sandbox=choose_sandbox(options.isolation),
+                                        trusted=options.trusted_code, sandbox=sandbox,
                                         first=first, exclude=options.exclude)
         self._answering = Submission(self._runner, load_answers(self.submission),
                                      WriteupAnswers.load(self.submission, assignment))

@@ -62,11 +62,13 @@ __all__ = [
     "WorkerCgroup",
     "WorkerPlace",
     "bwrap_arguments",
+    "check_private",
     "choose",
     "detect",
     "detect_isolation",
     "python_executable",
     "python_mounts",
+    "readable_by_others",
 ]
 
 CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")
@@ -317,6 +319,42 @@ def detect(bwrap: str | None = "", *, namespaces: bool = True, uid: bool = True)
             return Sandbox(mode="uid", **found, problems=tuple(problems))
         problems.insert(2, uid_problem)
     return Sandbox(mode="process", **found, problems=tuple(problems))
+
+
+def readable_by_others(path: Path) -> bool:
+    """Whether a user who is neither the owner nor in the group can read ``path`` (as mode "uid"'s workers).
+
+    True when every folder above it may be searched by others and the path itself read by them.
+    """
+    try:
+        path = Path(path).resolve()
+        if not path.exists():
+            return False
+        if not path.stat().st_mode & 0o004:
+            return False
+        return all(parent.stat().st_mode & 0o001 for parent in path.parents)
+    except OSError:
+        return False
+
+
+def check_private(sandbox: Sandbox, paths: Sequence[Path | None]) -> None:
+    """In mode "uid" workers see the host's files: refuse when the grader's own are readable by all.
+
+    ``paths`` are what a submission must never read (the spec and its answer keys, the lock, the
+    reference cache, the report folder); ``None`` entries are skipped.
+    """
+    from harness.errors import SandboxUnavailable
+
+    if sandbox.mode != "uid":
+        return
+    exposed = [str(path) for path in paths if path is not None and readable_by_others(Path(path))]
+    if exposed:
+        raise SandboxUnavailable(
+            "without namespaces each submission runs as an unprivileged uid of its own, which can read "
+            "whatever every user may: " + ", ".join(exposed) + " (answer keys, true values or reports). "
+            "Make them private first (chmod -R go-rwx on their folder, as the Gradescope bundle does "
+            "with /autograder/source), or grade where bubblewrap or user namespaces run."
+        )
 
 
 ISOLATION_CHOICES = ("auto", "bubblewrap", "namespaces", "uid", "none")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -330,3 +332,22 @@ def test_python_mounts_do_not_expose_the_project(tmp_path):
             assert not str(project).startswith(path), path
             assert not path.startswith(str(project)), path
 
+
+
+def test_mode_uid_refuses_while_the_graders_files_are_readable_by_every_user():
+    folder = Path(tempfile.mkdtemp(prefix="harness-exposed-"))  # under /tmp itself: others may search it
+    try:
+        folder.chmod(0o755)
+        spec = folder / "spec.yaml"
+        spec.write_text("answer keys")
+        spec.chmod(0o644)
+        assert sandbox.readable_by_others(spec)
+        uid_only = sandbox.Sandbox(mode="uid")
+        with pytest.raises(SandboxUnavailable, match=r"can read whatever every user may: .*spec\.yaml .*chmod -R go-rwx"):
+            sandbox.check_private(uid_only, [spec, None])
+        sandbox.check_private(sandbox.Sandbox(mode="namespaces"), [spec])  # not visible there at all
+        folder.chmod(0o700)
+        assert not sandbox.readable_by_others(spec)
+        sandbox.check_private(uid_only, [spec, folder / "missing"])
+    finally:
+        shutil.rmtree(folder)
