@@ -41,6 +41,7 @@ def formula(latex: str, activation: str | None = "sigmoid") -> str:
     (r"a_1 \frac{\partial \hat y}{\partial z_2}", "(a1 * dyhat_dz2)"),
     (r"e", "exp(1)"),
     (r"a_1^2", "(a1 ** 2)"),
+    (r"w_1^T x + x^\top", "(((w1).T * x) + (x).T)"),
     (r"\operatorname{softplus}(z_1) + \tanh(z_2) + \sin x", "((softplus(z1) + tanh(z2)) + sin(x))"),
     (r"W_2 \boldsymbol{w}_2 \{1 - x\}", "((w2 * w2) * (1 - x))"),
     (r"\frac{\partial}{\partial z_2}\hat y", "dyhat_dz2"),

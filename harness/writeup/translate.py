@@ -16,8 +16,6 @@ the factor after it, a derivative operator (``\\partial_{z_2}``, ``\\nabla_{w_2}
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
-
 from harness.writeup.latex import (
     Binary, Command, Frac, Group, LatexError, Letters, Negate, Node, Number, Root, Scripted, Seq, Styled,
 )  # fmt: skip
@@ -40,9 +38,9 @@ _DERIVATIVE_OF = {
 
 # -- the translated tree -----------------------------------------------------------------------
 
-T = Union[tuple]
-"""("num", text) | ("name", id) | ("bin", op, T, T) | ("neg", T) | ("pow", T, T) | ("T", T)
-| ("call", function or "ACTIVATION", primes, T)"""
+# A translated expression is a tree of tuples, rendered to formula source by ``_render``:
+# ("num", text) | ("name", id) | ("bin", op, tree, tree) | ("neg", tree) | ("pow", tree, tree)
+# | ("T", tree) | ("call", library function or "ACTIVATION", primes, tree).
 
 
 @dataclass(frozen=True)
@@ -408,11 +406,12 @@ class _Translator:
     def power(self, node: Scripted) -> tuple:
         if node.primes:
             raise self.fail("a prime (') marks the derivative of a function, such as \\sigma'(z)", node)
-        if node.sub is not None:  # a_1^2: the power of an indexed symbol
-            return ("pow", self.value(Scripted(node.base, node.sub, None, 0, node.column)), self.value(node.sup))
         sup = node.sup
-        if isinstance(sup, (Letters, Command)) and getattr(sup, "text", getattr(sup, "name", "")) in ("T", "top", "intercal"):
-            return ("T", self.value(node.base))
+        base = node.base if node.sub is None else Scripted(node.base, node.sub, None, 0, node.column)  # a_1^2
+        if (isinstance(sup, Letters) and sup.text == "T") or (isinstance(sup, Command) and sup.name in ("top", "intercal")):
+            return ("T", self.value(base))
+        if node.sub is not None:
+            return ("pow", self.value(base), self.value(sup))
         base_key = symbol_key(node.base)
         if base_key is not None and self.notation.meaning(base_key) == Meaning("e"):
             return ("call", "exp", 0, self.value(sup))
