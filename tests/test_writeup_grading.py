@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,12 @@ def test_points_for_steps_are_items_for_the_intermediate_derivatives(reference_c
     factor = harness.grade(spec, FIXTURES / "latex_sections", options)
     assert statuses(factor) == {"2.4 dyhat_dw1": "failed", "2.4 dyhat_dz2": "passed", "2.4 da1_dz1": "failed"}
     assert factor.score == 1.0
+
+
+def test_a_locked_spec_checks_the_steps_on_the_locked_inputs(tmp_path, reference_cache):
+    spec = tmp_path / "q2.yaml"
+    shutil.copy(SPEC, spec)
+    harness.write_lock(harness.load_spec(spec))
+    result = harness.grade(harness.load_spec(spec), SEED, harness.GradeOptions(cache_dir=reference_cache))
+    assert result.settings.locked and result.score == 9.0
+    assert false_steps(result) == {("2.1", 21), ("2.4", 106)} and unchecked_steps(result) == set()

@@ -1,8 +1,8 @@
 """Check every step of a write-up numerically, at the inputs its question is graded on.
 
 A chain ``S0 = S1 = ... = Sn`` has n steps; step k says ``S(k-1) = Sk``. Each side is evaluated in
-float64 at the first ``STEP_EXAMPLES`` inputs the question's survey draws (for every activation of
-the question), with every derivative symbol worth the true derivative from the reference, and a
+float64 at the first ``STEP_EXAMPLES`` inputs the question's items are graded on (for every
+activation of the question), with every derivative symbol worth the true derivative from the reference, and a
 derivative still to be taken (``\\frac{\\partial}{\\partial z}(\\ldots)``) worth its value by a
 central difference in mpmath. A step holds when ``Sk`` agrees with ``S(k-1)`` within the item
 tolerance everywhere, or agrees with ``S0`` (a row that returns to the truth after a wrong row is
@@ -72,9 +72,12 @@ class _Evaluator:
         self._formulas: dict[tuple[int, str | None], Formula] = {}
 
     def points(self) -> list[_Point]:
+        """The first ``STEP_EXAMPLES`` inputs the question's items are graded on (so a lock serves too)."""
+        items = [item for item in self.question.items if isinstance(item, DerivativeItem)]
+        count = self.checker.example_count(items[0]) if items else self.checker.assignment.settings.examples
         points = []
         for activation in self.question.activations or (None,):
-            for example in self.checker.draw(self.question, activation, STEP_EXAMPLES):
+            for example in self.checker.draw(self.question, activation, count)[:STEP_EXAMPLES]:
                 points.append(_Point(activation, example, self.oracle.quantities(example, activation)))
         return points
 
