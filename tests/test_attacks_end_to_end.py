@@ -362,6 +362,32 @@ def test_an_attack_costs_only_its_own_item_with_a_clear_verdict(attack: Attack, 
     assert f"{heading}\n\n{escape_text(item.summary)}\n" in run.report(attack.name)
 
 
+@pytest.fixture(scope="module")
+def parallel_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """Every attack that may run here (the host-harming ones where they are confined) in one
+    ``--jobs 2`` run: two grading processes side by side, each with its own workers."""
+    attacks = runnable("attack_run") + (runnable("host_harming_run") if requirement_problem(HOST_HARMING) is None else [])
+    options = dataclasses.replace(OPTIONS, jobs=2, require_sandbox=SANDBOX.mode != "uid")
+    return grade_run(tmp_path_factory.mktemp("parallel_run"), attacks, WRITTEN, options)
+
+
+def test_two_jobs_grade_every_submission_under_the_whole_attack_suite(parallel_run: Run):
+    attacks = [a for a in TABLE if a.name in parallel_run.results]
+    assert len(attacks) == len(runnable("attack_run")) + (
+        len(runnable("host_harming_run")) if requirement_problem(HOST_HARMING) is None else 0)
+    assert set(parallel_run.results) == {a.name for a in attacks} | set(WRITTEN) | {"reference_solution"}
+    assert parallel_run.results["reference_solution"].score == 10
+    for attack in attacks:
+        result = parallel_run.results[attack.name]
+        assert [i.test_name for i in result.items if i.score != i.max_score] == [ATTACKED], attack.name
+        item = parallel_run.item(attack.name, ATTACKED)
+        if attack.verdicts:
+            assert item.summary in attack.verdicts, (attack.name, item.summary)
+        elif attack.received is not None:
+            assert item.counterexample.received == attack.received, attack.name
+    assert parallel_run.after == parallel_run.before
+
+
 def test_nothing_is_planted_where_the_grader_looks(attack_run: Run):
     assert planted(attack_run.root / "decoy") == []
     assert planted(attack_run.root / "spec") == []
