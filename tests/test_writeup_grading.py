@@ -238,3 +238,12 @@ def test_a_locked_spec_checks_the_steps_on_the_locked_inputs(tmp_path, reference
     result = harness.grade(harness.load_spec(spec), SEED, harness.GradeOptions(cache_dir=reference_cache))
     assert result.settings.locked and result.score == 9.0
     assert false_steps(result) == {("2.1", 21), ("2.4", 106)} and unchecked_steps(result) == set()
+
+
+def test_a_step_that_is_a_number_on_neither_side_is_unchecked_not_false(tmp_path, reference_cache):
+    (tmp_path / "answers.md").write_text("## 2.4\n\n$$\\ln(-1 - x^2) = 2 \\ln(-1 - x^2)$$\n\n$$x^2 = x \\cdot x$$\n")
+    result = harness.grade(harness.load_spec(SPEC), tmp_path, harness.GradeOptions(cache_dir=reference_cache))
+    assert [(step.latex, step.holds, step.reason) for step in result.steps] == [
+        ("\\ln(-1 - x^2) = 2 \\ln(-1 - x^2)", None, "neither side is a finite number at any of the inputs"),
+        ("x^2 = x \\cdot x", True, None),
+    ]

@@ -173,12 +173,16 @@ def _check(evaluator: _Evaluator, question: Question, chain: WrittenChain, k: in
     first, left, right = chain.sides[0], chain.sides[k - 1], chain.sides[k]
     failures = []
     dummies = evaluator.dummies() if chain.dummy else [None]
+    compared = 0
     try:
         for point in points:
             for source in dummies:
                 dummy = None if source is None else point.values[source]
                 right_value = evaluator.value(right, point, dummy)
                 left_value = evaluator.value(left, point, dummy)
+                if not (np.isfinite(left_value).all() or np.isfinite(right_value).all()):
+                    continue  # neither side is a number here (a log of a negative value): no evidence
+                compared += 1
                 if _close(left_value, right_value, rtol, atol):
                     continue
                 if k > 1 and _close(evaluator.value(first, point, dummy), right_value, rtol, atol):
@@ -188,15 +192,17 @@ def _check(evaluator: _Evaluator, question: Question, chain: WrittenChain, k: in
         return _step(question, chain, k, None, str(error))
     except HarnessError as error:
         return _step(question, chain, k, None, f"the true value could not be computed: {error}")
+    if not compared:
+        return _step(question, chain, k, None, "neither side is a finite number at any of the inputs")
     if not failures:
-        return _step(question, chain, k, True, None, examples=len(points) * len(dummies))
+        return _step(question, chain, k, True, None, examples=compared)
     point, left_value, right_value, source = failures[0]
     diagnosis = _diagnose(evaluator, left, right, [failure[:3] for failure in failures], rtol, atol)
     inputs = tuple((name, as_value(value)) for name, value in point.example.values)
     if source is not None:  # the value the definition's bare variable took
         inputs += ((chain.dummy, as_value(point.values[source])),)
     return _step(
-        question, chain, k, False, diagnosis, examples=len(points) * len(dummies), failed=len(failures),
+        question, chain, k, False, diagnosis, examples=compared, failed=len(failures),
         inputs=inputs,
         activation=point.activation, left_value=as_value(left_value), right_value=as_value(right_value),
     )
