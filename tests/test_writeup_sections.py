@@ -38,6 +38,13 @@ def test_a_heading_without_a_question_ends_a_section_at_its_level_but_not_below(
     assert [m.text for m in section.math] == ["x = 1", "x = 2"]
 
 
+def test_a_prose_line_that_starts_with_a_question_number_is_not_a_heading():
+    text = "2.1: Output layer\n$$x = 1$$\n2.2 shows why, and 2.3 too.\n$$x = 2$$\n2.2.\n$$x = 3$$\n"
+    sections = find_sections(read_document("a.md", text), QUESTIONS)
+    assert [(section.question, [m.text for m in section.math]) for section in sections] == [
+        ("2.1", ["x = 1", "x = 2"]), ("2.2", ["x = 3"])]
+
+
 def test_headings_inside_math_and_code_are_not_headings():
     text = "## 2.1\n```\n## 2.2\n```\n$$\n2.3. x = 1\n$$\n"
     document = read_document("a.md", text)

@@ -164,7 +164,7 @@ _LATEX_LEVELS = {"part": 1, "chapter": 1, "section": 1, "subsection": 2, "subsub
                  "subparagraph": 5}
 _BOLD = re.compile(r"^\s*(?:\*\*|__)(.+?)(?:\*\*|__)")
 _LABELLED = re.compile(r"^\s*(?:Q|Question|Problem|Part|Exercise|Ex\.?)\s*\.?\s*(\d+(?:\.\d+)*)", re.IGNORECASE)
-_BARE_ID = re.compile(r"^\s*(\d+(?:\.\d+)+)\s*[.:)]?(\s|$)")
+_BARE_ID = re.compile(r"^\s*(\d+(?:\.\d+)+)\s*(?:[.:)](?:\s|$)|$)")  # "2.1:", "2.1." or "2.1" alone
 _LIST = re.compile(r"^\s*(\d+)[.)]\s")
 _ITEM = re.compile(r"^\s*\\item(?:\[([^\]]*)\])?")
 _ENUMERATE = re.compile(r"\\begin\{enumerate\}")
