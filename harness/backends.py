@@ -16,6 +16,7 @@ build a number with billions of digits.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -190,6 +191,26 @@ class MpmathBackend(Backend):
 
     def __repr__(self) -> str:
         return f"<mpmath backend, {self.dps} digits>"
+
+    _per_thread = threading.local()
+
+    @classmethod
+    def at(cls, dps: int) -> MpmathBackend:
+        """A backend of this class at ``dps`` digits, made once per thread and then reused.
+
+        Building one (a fresh ``MPContext`` and every kernel) costs about a millisecond, which
+        dominated the reference; a backend holds no state but its literal cache, and the linear
+        algebra kernels raise and restore its context's precision only within one call, so one
+        thread may reuse it. Threads get their own.
+        """
+        cache = cls._per_thread.__dict__.setdefault("backends", {})
+        # The records themselves are part of the key: a backend holds the kernels it was built with.
+        key = (cls, dps, tuple(map(id, OPERATORS.values())), tuple(map(id, LIBRARY.values())))
+        if key not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = cls(dps)
+        return cache[key]
 
     def _kernel(self, record: Function) -> Callable[..., Any]:
         if record.elementwise:

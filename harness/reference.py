@@ -98,8 +98,8 @@ def reference_values(
     _ensure_self_tested()
     dps = digits + 20
     for _ in range(MAX_ROUNDS):
-        low = evaluate_model(model, point, MpmathBackend(dps), activation=activation)
-        high_backend = MpmathBackend(dps + _CHECK_PRECISION_GAP)
+        low = evaluate_model(model, point, MpmathBackend.at(dps), activation=activation)
+        high_backend = MpmathBackend.at(dps + _CHECK_PRECISION_GAP)
         high = evaluate_model(model, point, high_backend, activation=activation)
         missing = {}
         for name in model.quantity_names:
@@ -179,7 +179,7 @@ class _Jacobian:
     def compute(self) -> np.ndarray:
         step_digits = math.ceil(self.wanted / 2) + 10
         dps = self.wanted + step_digits + 15
-        result_backend = MpmathBackend(dps)
+        result_backend = MpmathBackend.at(dps)
         base = evaluate_model(self.model, self.point, result_backend, activation=self.activation)
         of_shape, wrt_shape = base[self.of].shape, base[self.wrt].shape
         rows, columns = base[self.of].size, base[self.wrt].size
@@ -257,7 +257,7 @@ class _Jacobian:
 
     def _pass(self, columns: list[int], dps: int, step_digits: int) -> tuple[np.ndarray, np.ndarray, MpmathBackend]:
         """Central differences for ``columns``; also whether each output stayed exactly unchanged."""
-        backend = MpmathBackend(dps)
+        backend = MpmathBackend.at(dps)
         ctx = backend.ctx
         base = evaluate_model(self.model, self.point, backend, activation=self.activation)
         center = base[self.wrt]
@@ -286,7 +286,7 @@ class _Jacobian:
     def _depends(self, column: int) -> np.ndarray:
         """Which entries of ``of`` a nan in entry ``column`` of ``wrt`` reaches (with 0 * nan = 0)."""
         if column not in self._dependence:
-            backend = _DependenceBackend()
+            backend = _DependenceBackend.at(15)
             base = evaluate_model(self.model, self.point, backend, activation=self.activation)
             poisoned = base[self.wrt].copy()
             poisoned.reshape(-1)[column] = backend.ctx.nan
@@ -315,8 +315,8 @@ class _DependenceBackend(MpmathBackend):
     bilinear (``*``, ``@``, ``dot``, ``outer``) is built with this product.
     """
 
-    def __init__(self) -> None:
-        super().__init__(15)
+    def __init__(self, dps: int = 15) -> None:
+        super().__init__(dps)
         self._zero_aware = np.frompyfunc(lambda x, y: self.zero if not x or not y else x * y, 2, 1)
 
     def _product(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -407,7 +407,7 @@ def reference_answer(
         return jacobian
     if kind != "backward":
         raise HarnessError(f"unknown kind of item {kind!r}")
-    backend = MpmathBackend(digits + 2 * _GUARD_DIGITS + 10)
+    backend = MpmathBackend.at(digits + 2 * _GUARD_DIGITS + 10)
     gradient = backend.asarray(point[upstream])
     wrt_shape = jacobian.shape[gradient.ndim:]
     flat = backend.asarray(jacobian).reshape(gradient.size, -1)
@@ -448,7 +448,7 @@ def reference_second(
         tolerance = ctx.mpf(10) ** -(wanted - 6)
         worst = max((abs(a - b) / max(abs(a), 1) for a, b in zip(fine.flat, coarse.flat)), default=ctx.zero)
         if worst <= tolerance:
-            backend = MpmathBackend(digits + 2 * _GUARD_DIGITS)
+            backend = MpmathBackend.at(digits + 2 * _GUARD_DIGITS)
             return _rounded(backend, fine).reshape(shape)
         step_digits += 5
     raise InternalError(

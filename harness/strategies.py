@@ -64,8 +64,9 @@ class Example:
         return Example(self.sizes, values)
 
 
-GRID_POINTS = 10**5
-"""Spread entries lie on a grid of this many steps across the domain (a round step: 1e-4 for [-5, 5])."""
+GRID_POINTS = 2000
+"""Spread entries lie on a grid of at least this many steps across the domain, with a round step
+(0.001 for [-5, 5], so a value reads like ``-3.281``)."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -74,10 +75,10 @@ def entries(domain: tuple[float, float]) -> st.SearchStrategy[float]:
 
     Hypothesis's own floats crowd near 0 (tiny values such as 1e-157: a quarter of 100 draws in
     [-5, 5] fall within 1e-6 of 0), which tests float64's corners, not calculus, and lands on the
-    kinks of relu or abs. Three quarters are drawn uniformly from a grid with a round step (at
-    least ``GRID_POINTS`` steps across the domain), so a value reads like ``-3.2817``; a quarter
-    are simple numbers of the domain (0, ±1, ±2, ±0.5, its ends). Shrinking prefers the simple
-    numbers, then grid points near the domain's simplest point (0, or the end nearest to it).
+    kinks of relu or abs. Three quarters are drawn about uniformly from a grid with a round step
+    (at least ``GRID_POINTS`` steps across the domain); a quarter are simple numbers of the domain
+    (0, ±1, ±2, ±0.5, its ends). Shrinking prefers the simple numbers, then grid points near the
+    domain's simplest point (0, or the end nearest to it).
     """
     low, high = domain
     step = 10.0 ** math.floor(math.log10((high - low) / GRID_POINTS))
@@ -85,28 +86,26 @@ def entries(domain: tuple[float, float]) -> st.SearchStrategy[float]:
     simple = sorted({value for value in (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, low, high) if low <= value <= high},
                     key=lambda value: (abs(value), value < 0))
     anchor = min(max(0, first), last)  # the grid point shrinking goes towards
+    above, below = last - anchor, anchor - first
 
     def on_grid(offset: int) -> float:
         return min(max(round((anchor + offset) * step, 12), low), high)
 
-    above, below = _spread(last - anchor), _spread(anchor - first)
-    sides = [side for side in (above, None if below is None else below.map(lambda n: -n)) if side is not None]
+    sides = ([_spread(above)] if above else []) + ([_spread(below).map(lambda n: -n)] if below else [])
     grid = (st.one_of(*sides) if len(sides) > 1 else sides[0] if sides else st.just(0)).map(on_grid)
     return st.one_of(st.sampled_from(simple), grid, grid, grid) if simple else grid
 
 
-def _spread(count: int) -> st.SearchStrategy[int] | None:
-    """Integers 0..count, about uniform, shrinking towards 0 (None when count is 0).
+def _spread(count: int) -> st.SearchStrategy[int]:
+    """Integers 1..count, about uniform, shrinking towards 1.
 
-    Hypothesis draws a wide integer range mostly near its low end; two narrow draws (the
-    thousands, then the rest) are close to uniform.
+    Hypothesis draws a wide integer range mostly near its low end, so a wide side is drawn as
+    its hundreds, then the rest (two narrow draws, each close to uniform).
     """
-    if count < 1:
-        return None
-    if count < 1000:
-        return st.integers(0, count)
-    return st.tuples(st.integers(0, count // 1000), st.integers(0, 999)).map(
-        lambda parts: parts[0] * 1000 + parts[1]).filter(lambda n: n <= count)
+    if count <= 100:
+        return st.integers(1, count)
+    return st.tuples(st.integers(0, count // 100), st.integers(1, 100)).map(
+        lambda parts: parts[0] * 100 + parts[1]).filter(lambda n: n <= count)
 
 
 def sizes(model: Model) -> st.SearchStrategy[dict[str, int]]:
