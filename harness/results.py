@@ -100,8 +100,8 @@ class ItemResult:
     internal_error: bool = False
     """The grader itself failed on this item (a bug to report), not the submission."""
     quoted: str | None = None
-    """For an answer read from a write-up: what it says, as written, and where
-    (``"answers.md, line 57: \\hat{y}(1 - \\hat{y})"``)."""
+    """For an answer read from a write-up: what it says, as written (``"\\hat{y}(1 - \\hat{y})"``);
+    ``source`` and ``line`` say where."""
     mistake: str | None = None
     """The kind of mistake, the same for every submission that makes it, for class statistics:
     a failed derivative's diagnosis (``"sign error"``, ``"transposed"``, ...), ``"wrong claim"``,

@@ -49,7 +49,8 @@ def test_harness_grade_grades_a_folder_holding_only_a_writeup(tmp_path, capsys):
     assert main(["grade", str(SPEC), str(tmp_path / "submissions"), "--out", str(tmp_path / "out"), "-q"]) == 0
     check_results(json.loads((tmp_path / "out" / "seed" / "results.json").read_text()))
     report = (tmp_path / "out" / "seed" / "report.md").read_text()
-    assert "answers.md, line 51: No, $\\frac{\\partial \\hat{y}}{\\partial \\mathbf{x}}$ does not change." in report
+    assert ("Your write-up (answers.md, line 51):\n\n```latex\nNo, $\\frac{\\partial \\hat{y}}{\\partial "
+            "\\mathbf{x}}$ does not change.\n```") in report
     assert "## Steps of the write-up" in report
 
 

@@ -67,9 +67,11 @@ def test_the_seed_gets_2_1_2_2_and_2_4_right_and_the_2_3_claim_wrong(graded):
     assert (result.score, result.max_score) == (9.0, 10.0)
     claim = next(item for item in result.items if item.name == "dyhat_dx_changes_with_b2")
     assert claim.answered is False and claim.mistake == "wrong claim"
-    assert claim.quoted == r"answers.md, line 51: No, $\frac{\partial \hat{y}}{\partial \mathbf{x}}$ does not change."
+    assert claim.quoted == r"No, $\frac{\partial \hat{y}}{\partial \mathbf{x}}$ does not change."
+    assert (claim.source, claim.line) == ("answers.md", 51)
     final = next(item for item in result.items if item.test_name == "2.4 dyhat_dw1")
-    assert final.quoted == (r"answers.md, line 114: \mathbf{a}_1 \mathbf{w}_2 \mathbf{x} \hat{y}(1 - \mathbf{a}_1)"
+    assert (final.source, final.line) == ("answers.md", 114)
+    assert final.quoted == (r"\mathbf{a}_1 \mathbf{w}_2 \mathbf{x} \hat{y}(1 - \mathbf{a}_1)"
                             r"(1 - \hat{y})")
 
 
@@ -125,7 +127,7 @@ def test_latex_sections_with_align_and_d_fractions(graded):
     assert all(s.reason == "a constant factor: the right side is 2 times the left side"
                for s in result.steps if s.holds is False)
     claim = next(item for item in result.items if item.name == "dyhat_dx_changes_with_b2")
-    assert claim.quoted == "solution.tex, line 28: It changes."
+    assert (claim.quoted, claim.source, claim.line) == ("It changes.", "solution.tex", 28)
 
 
 def test_q_labels_with_layer_superscripts_nabla_and_a_hedge(graded):
@@ -138,7 +140,7 @@ def test_q_labels_with_layer_superscripts_nabla_and_a_hedge(graded):
     assert sign.mistake == "sign error"
     hedge = next(item for item in result.items if item.name == "dyhat_dx_changes_with_b2")
     assert hedge.summary == "missing: the claim is not answered (the answer is hedged, neither yes nor no)"
-    assert hedge.quoted == "answers.md, line 13: Not necessarily."
+    assert (hedge.quoted, hedge.source, hedge.line) == ("Not necessarily.", "answers.md", 13)
     assert false_steps(result) == {("2.1", 5), ("2.3", 12)}
     assert next(s for s in result.steps if s.line == 12).reason == "sign error: the right side is minus the left side"
 

@@ -224,7 +224,8 @@ def _question_parts(question: QuestionResult) -> list[str]:
 def _item_blocks(item: ItemResult, *, output: bool) -> list[Block]:
     blocks: list[Block] = [Paragraph((item.summary,))] if item.summary else []
     if item.quoted:
-        blocks += [Paragraph(("Your write-up:",)), Preformatted(item.quoted, "latex")]
+        where = f" ({item.source}, line {item.line})" if item.source and item.line else ""
+        blocks += [Paragraph((f"Your write-up{where}:",)), Preformatted(item.quoted, "latex")]
     if item.kind == "claim":
         blocks += _answer_blocks(item)
     if item.status != "passed":

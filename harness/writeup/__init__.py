@@ -63,9 +63,9 @@ class WriteupAnswers:
         return answer
 
     def quote(self, question_id: str, name: str) -> str | None:
-        """What the report quotes for an item answered here (its LaTeX or sentence, and where)."""
+        """What the report quotes for an item answered here: its LaTeX or sentence, as written."""
         return self.quotes.get((question_id, name))
 
     def _remember(self, question, item, quote) -> None:
         if quote is not None:
-            self.quotes[(question.id, item.name)] = quote.render()
+            self.quotes[(question.id, item.name)] = quote.text

@@ -47,8 +47,6 @@ class Quote:
     file: str
     line: int
 
-    def render(self) -> str:
-        return f"{self.file}, line {self.line}: {self.text}"
 
 
 class WriteupAnswer:
@@ -169,17 +167,15 @@ def writeup_claim(writeup: Writeup, question: Question, item: ClaimItem):
         ), None
     reading = read_claim(list(section.sentences))
     if reading.value is None:
-        quote = None
-        where = f"{section.file}, line {section.line}"
+        quote, line = None, section.line
         if reading.sentence is not None:
             line = section.sentence_line(reading.sentence)
             quote = Quote(reading.sentence.text, section.file, line)
-            where = f"{section.file}, line {line}: \"{reading.sentence.text}\""
         return Problem(
             f"missing: the claim is not answered ({reading.reason})",
             f"Section {question.id} must say yes or no to '{item.statement}' in a sentence (\"Yes, ... "
-            f"changes\" or \"No, ... does not change\"); {reading.reason} ({where}).",
-            section.file, section.line,
+            f"changes\" or \"No, ... does not change\"); {reading.reason} ({section.file}, line {line}).",
+            section.file, line,
         ), quote
     line = section.sentence_line(reading.sentence)
     return ClaimAnswer(reading.value, section.file, line), Quote(reading.sentence.text, section.file, line)
