@@ -42,6 +42,8 @@ def formula(latex: str, activation: str | None = "sigmoid") -> str:
     (r"e", "exp(1)"),
     (r"a_1^2", "(a1 ** 2)"),
     (r"w_1^T x + x^\top", "(((w1).T * x) + (x).T)"),
+    (r"s^\prime(z_1) + s^{\prime}(z_1)", "((sigmoid(z1) * (1 - sigmoid(z1))) + (sigmoid(z1) * (1 - sigmoid(z1))))"),
+    (r"\sigma(z_2)^2 \exp(x)^{-1}", "((sigmoid(z2) ** 2) * (exp(x) ** (-1)))"),
     (r"\operatorname{softplus}(z_1) + \tanh(z_2) + \sin x", "((softplus(z1) + tanh(z2)) + sin(x))"),
     (r"W_2 \boldsymbol{w}_2 \{1 - x\}", "((w2 * w2) * (1 - x))"),
     (r"\frac{\partial}{\partial z_2}\hat y", "dyhat_dz2"),

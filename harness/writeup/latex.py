@@ -291,6 +291,12 @@ def _expected(terminals) -> str:
     return "; expected " + " or ".join(shown)
 
 
+def _is_prime(node: Node) -> bool:
+    if isinstance(node, Group) and node.bracket == "{" and node.body is not None:
+        return _is_prime(node.body)
+    return isinstance(node, Command) and node.name == "prime"
+
+
 class _Build:
     """lark's parse tree into the frozen ``Node`` classes."""
 
@@ -320,6 +326,9 @@ class _Build:
                     primes += 1
                     continue
                 value = self.build(script.children[1])
+                if script.data == "sup_script" and _is_prime(value):  # s^\prime, s^{\prime}
+                    primes += 1
+                    continue
                 if script.data == "sub_script":
                     if sub is not None:
                         raise LatexError("double subscript", _column(script))

@@ -378,12 +378,20 @@ class _Translator:
             argument_piece = pieces[index + 1]
             if argument_piece.kind != "value":
                 raise self.fail("a function or derivative must be applied to a value, such as f(z)", argument_piece.node)
-            argument = self.single(argument_piece)
+            power = None
+            node = argument_piece.node
+            if piece.kind == "function" and isinstance(node, Scripted) and isinstance(node.base, Group) \
+                    and node.base.bracket == "(" and node.sup is not None and node.sub is None and not node.primes:
+                power = self.value(node.sup)  # \sigma(z)^2 is (\sigma(z))^2, as LaTeX writes it
+                argument = self.value(node.base)
+            else:
+                argument = self.single(argument_piece)
             if piece.kind == "function":
                 function = "ACTIVATION" if piece.meaning.kind == "activation" else piece.meaning.target
                 if piece.meaning.kind == "activation":
                     self.uses_activation = True
-                factors.append(("call", function, piece.primes, argument))
+                call = ("call", function, piece.primes, argument)
+                factors.append(call if power is None else ("pow", call, power))
             else:
                 factors.append(self.derivative_of(argument, [argument_piece], piece.wrt, piece.node))
             index += 2
