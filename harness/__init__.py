@@ -80,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "is_submission": "harness.discovery",
     "spec_paths": "harness.discovery",
     "split_paths": "harness.discovery",
+    "writeups_in": "harness.discovery",
     # the reference cache and the sandbox
     "ReferenceCache": "harness.cache",
     "default_cache_dir": "harness.cache",
@@ -116,7 +117,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
     from harness.cache import ReferenceCache, default_cache_dir
     from harness.checkspec import Finding, SpecReport, check_spec, render_spec_report
     from harness.config import Config, find_config, parse_toml
-    from harness.discovery import is_submission, spec_paths, split_paths
+    from harness.discovery import is_submission, spec_paths, split_paths, writeups_in
     from harness.errors import FormulaError, HarnessError, InternalError, SandboxUnavailable, SpecError, UsageError
     from harness.grading import (
         GradeOptions,

@@ -23,10 +23,10 @@ DEFAULT_SUBMISSIONS = Path("submissions")
 
 def is_submission(folder: Path) -> bool:
     """Whether ``folder`` is one submission (it holds ``.py`` files, ``answers.yaml`` or a write-up)."""
-    return any(folder.glob("*.py")) or (folder / ANSWERS_FILE).exists() or bool(_writeups(folder))
+    return any(folder.glob("*.py")) or (folder / ANSWERS_FILE).exists() or bool(writeups_in(folder))
 
 
-def _writeups(folder: Path) -> list[Path]:
+def writeups_in(folder: Path) -> list[Path]:
     """The write-ups of a folder, a README apart (a folder of submissions often has one)."""
     return [path for path in writeup_files(folder) if not path.name.lower().startswith("readme")]
 
@@ -80,7 +80,7 @@ def not_gradable(folder: Path, expected: Sequence[str]) -> str | None:
     entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")] if folder.is_dir() else []
     if not entries:
         return "the submission is empty"
-    if not any((folder / name).is_file() for name in (*expected, ANSWERS_FILE)) and not _writeups(folder):
+    if not any((folder / name).is_file() for name in (*expected, ANSWERS_FILE)) and not writeups_in(folder):
         return (f"none of the files the spec names ({', '.join(expected)}, {ANSWERS_FILE}, or a write-up: "
                 "*.md, *.tex) was handed in")
     return None

@@ -62,9 +62,10 @@ def test_the_pytest_plugin_grades_a_writeup_item_by_item(pytester: pytest.Pytest
     shutil.copy(SEED, pytester.path / "answers.md")
     (pytester.path / "pyproject.toml").write_text(
         '[tool.harness]\nspecs = ["specs/q2_neural_networks.yaml"]\nsubmission = "."\n')
-    result = pytester.runpytest("-p", "harness.pytest_plugin", "-v")
+    result = pytester.runpytest("-p", "harness.pytest_plugin", "-v", "-rf")
     result.assert_outcomes(passed=6, failed=1)
-    result.stdout.fnmatch_lines(["*2.3::dyhat_dx_changes_with_b2 FAILED*"])
+    result.stdout.fnmatch_lines(["*2.3::dyhat_dx_changes_with_b2 FAILED*",
+                                 "*wrong: you answered False, but the claim is true*"])
 
 
 @pytest.mark.slow  # builds the bundle and runs its run_autograder as Gradescope does
