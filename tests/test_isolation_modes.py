@@ -19,9 +19,11 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -31,8 +33,18 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 NOBODY = 65534
-# The versions running these tests: the suites pin verdicts that depend on the inputs drawn.
-PACKAGES = [f"{name}=={importlib.metadata.version(name)}" for name in ("numpy", "mpmath", "hypothesis", "pyyaml", "pytest")]
+
+
+def _packages() -> list[str]:
+    """The project's dependencies and pytest, at the versions running these tests (the suites pin
+    verdicts that depend on the inputs drawn)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = [re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0] for requirement in project["dependencies"]
+             if "python_version <" not in requirement]
+    return [f"{name}=={importlib.metadata.version(name)}" for name in [*names, "pytest"]]
+
+
+PACKAGES = _packages()
 ATTACK_SUITES = ["tests/test_attacks.py", "tests/test_attacks_end_to_end.py"]
 
 
@@ -263,6 +275,7 @@ def test_the_gradescope_layout_holds_against_a_submission(tmp_path, isolation, r
     text = json.dumps(document)
     assert SECRET not in text and "dyhat_dw1:" not in text.split('"tests"')[0]
     scores = {test["name"]: test["score"] for test in document["tests"]}
+    assert "2.4 dyhat_dw1" in scores, document["output"]
     assert scores.pop("2.4 dyhat_dw1") == 0
     assert all(score > 0 for score in scores.values()), scores
     assert document["score"] == 7
