@@ -152,3 +152,29 @@ def test_errors_map_to_exit_codes_by_their_class(monkeypatch, capsys, error, cod
     monkeypatch.setattr(harness, "grade_all", fail)
     assert main(["grade", str(SCALAR), str(SAMPLE)]) == code
     assert said in capsys.readouterr().err
+
+
+def test_code_that_cannot_be_isolated_is_refused_unless_declared_trusted(tmp_path, capsys):
+    reference = str(ROOT / "submissions" / "reference_solution")
+    arguments = ["grade", str(SCALAR), reference, "--examples", "3", "--isolation", "none"]
+    assert main([*arguments, "--out", str(tmp_path / "refused")]) == 1
+    error = capsys.readouterr().err
+    assert "submission code cannot be isolated here" in error and "pass --trusted-code" in error
+    assert not (tmp_path / "refused" / "reference_solution").exists()
+    assert main([*arguments, "--trusted-code", "--out", str(tmp_path / "trusted")]) == 0
+    report = (tmp_path / "trusted" / "reference_solution" / "report.md").read_text()
+    assert "NO ISOLATION: submission code runs as the grader (trusted code only)" in report
+    assert json.loads((tmp_path / "trusted" / "reference_solution" / "results.json").read_text())[
+        "extra_data"]["isolation"].startswith("NO ISOLATION")
+
+
+def test_a_named_isolation_mode_that_cannot_run_is_an_error_not_a_fallback(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on the PATH
+    harness.sandbox.detect.cache_clear()
+    try:
+        code = main(["grade", str(SCALAR), str(ROOT / "submissions" / "reference_solution"), "--examples", "3",
+                     "--isolation", "bubblewrap", "--out", str(tmp_path / "out")])
+    finally:
+        harness.sandbox.detect.cache_clear()
+    assert code == 1
+    assert "isolation 'bubblewrap' was asked for but cannot run here: bubblewrap unavailable" in capsys.readouterr().err
