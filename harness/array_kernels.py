@@ -4,9 +4,10 @@ The records in ``harness.functions`` name these kernels; this module only comput
 comes as a float64 kernel (numpy arrays in, a numpy array out; a singular matrix gives ``nan``,
 never an exception) and an mpmath kernel ``(backend, *arrays, **statics)`` working on object
 arrays of the backend's ``mpf`` (see the contracts in ``harness.functions``). The mpmath linear
-algebra goes through the backend's own context (``ctx.det``, ``ctx.inverse``, ``ctx.lu_solve``):
-mpmath raises that context's precision inside those calls and restores it, and a backend is used
-by one thread at a time.
+algebra of matrices up to 3x3 uses cofactors (exact products and sums, the determinant's sign
+and zero exactly as the arithmetic gives them); larger ones go through the backend's own context
+(``ctx.det``, ``ctx.inverse``, ``ctx.lu_solve``): mpmath raises that context's precision inside
+those calls and restores it, and a backend is used by one thread at a time.
 """
 
 from __future__ import annotations
@@ -168,9 +169,31 @@ def _nan_array(b: MpmathBackend, shape: tuple) -> np.ndarray:
     return result
 
 
+def _cofactors(a: np.ndarray) -> tuple[Any, np.ndarray] | None:
+    """(det, adjugate) of a 1x1, 2x2 or 3x3 matrix by cofactors: exact products and sums, no pivoting."""
+    n = a.shape[0]
+    if n == 1:
+        return a[0, 0], np.array([[a[0, 0] ** 0]], dtype=object)
+    if n == 2:
+        return a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0], np.array([[a[1, 1], -a[0, 1]], [-a[1, 0], a[0, 0]]], dtype=object)
+    if n == 3:
+        adjugate = np.empty((3, 3), dtype=object)
+        for i in range(3):
+            for j in range(3):
+                rows = [r for r in range(3) if r != j]
+                columns = [c for c in range(3) if c != i]
+                minor = a[rows[0], columns[0]] * a[rows[1], columns[1]] - a[rows[0], columns[1]] * a[rows[1], columns[0]]
+                adjugate[i, j] = minor if (i + j) % 2 == 0 else -minor
+        return a[0, 0] * adjugate[0, 0] + a[0, 1] * adjugate[1, 0] + a[0, 2] * adjugate[2, 0], adjugate
+    return None
+
+
 def mp_det(b: MpmathBackend, a: np.ndarray) -> Any:
     if not _all_finite(b, a):
         return b.nan
+    small = _cofactors(a)
+    if small is not None:
+        return small[0]
     return b.ctx.mpf(b.ctx.det(_matrix(b, a)))  # mpmath gives the int 0 for a singular matrix
 
 
@@ -183,6 +206,14 @@ def mp_logdet(b: MpmathBackend, a: np.ndarray) -> Any:
 def mp_inv(b: MpmathBackend, a: np.ndarray) -> np.ndarray:
     if not _all_finite(b, a):
         return _nan_array(b, a.shape)
+    small = _cofactors(a)
+    if small is not None:
+        det, adjugate = small
+        if not det:
+            return _nan_array(b, a.shape)
+        if a.shape == (1, 1):
+            return np.array([[b.one / det]], dtype=object)
+        return np.asarray(np.frompyfunc(lambda entry: entry / det, 1, 1)(adjugate), dtype=object)
     try:
         return _array(b, b.ctx.inverse(_matrix(b, a)), a.shape)
     except ZeroDivisionError:  # exactly singular
@@ -192,6 +223,14 @@ def mp_inv(b: MpmathBackend, a: np.ndarray) -> np.ndarray:
 def mp_solve(b: MpmathBackend, a: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     if not _all_finite(b, a, rhs):
         return _nan_array(b, rhs.shape)
+    if a.shape[0] <= 3:
+        inverse = mp_inv(b, a)
+        columns = rhs.reshape(rhs.shape[0], -1)
+        result = np.empty(columns.shape, dtype=object)
+        for i in range(columns.shape[0]):
+            for j in range(columns.shape[1]):
+                result[i, j] = b.ctx.fsum(inverse[i, k] * columns[k, j] for k in range(columns.shape[0]))
+        return result.reshape(rhs.shape)
     columns = rhs.reshape(rhs.shape[0], -1)
     result = np.empty(columns.shape, dtype=object)
     try:

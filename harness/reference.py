@@ -342,7 +342,8 @@ def _ensure_self_tested() -> None:
 
 
 def self_test() -> None:
-    """Check finite-difference derivatives of every elementwise function against closed forms.
+    """Check finite-difference derivatives of every elementwise function, and of formulas using each
+    array function (logsumexp, det, inv, solve, softmax, ...), against closed forms.
 
     The closed forms are the ``derivative`` of each record in ``harness.functions``; one formula
     more covers the arithmetic operators. Raises ``InternalError`` when one disagrees in its
@@ -373,7 +374,18 @@ def _self_test_formulas(ctx: Any, x: Any) -> dict[str, Any]:
     """Each formula of the self-test and its derivative at ``x``, computed directly."""
     formulas = {f"{name}(x)": record.derivative(ctx, x) for name, record in LIBRARY.items() if record.derivative}
     formulas["x ** 3 / (1 - x) * 2"] = 6 * x**2 / (1 - x) + 2 * x**3 / (1 - x) ** 2
+    # The array functions, on arrays built from x (A = x I + 1 1^T has det x^2 + 2x).
+    formulas["logsumexp(x * ones(3)) + mean(x * ones(2)) + norm(x * ones(4))"] = ctx.mpf(4)
+    formulas["det(x * eye(2) + ones(2, 2)) + logdet(x * eye(2) + ones(2, 2))"] = (2 * x + 2) * (1 + 1 / (x**2 + 2 * x))
+    formulas["sum(inv(x * eye(2) + ones(2, 2))) + trace(solve(x * eye(2) + ones(2, 2), eye(2)))"] = (
+        -2 / (x + 2) ** 2 + 2 * (x**2 + 2 * x - 2 * (x + 1) ** 2) / (x**2 + 2 * x) ** 2
+    )
+    p = 1 / (1 + ctx.exp(-x))  # softmax(x I, axis=0) is [[p, 1 - p], [1 - p, p]]
+    formulas["sum((softmax(x * eye(2), axis=0) + log_softmax(x * eye(2), axis=1)) * eye(2))"] = (
+        2 * p * (1 - p) + 2 * (1 - p)
+    )
     return formulas
+
 
 
 # -- what an item asks for -------------------------------------------------------------------

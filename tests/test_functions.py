@@ -237,3 +237,78 @@ def test_a_new_elementwise_record_is_all_the_harness_needs(monkeypatch):
     monkeypatch.setitem(functions._LIBRARY, "cube", dataclasses.replace(cube, derivative=lambda ctx, x: x))
     with pytest.raises(InternalError, match=r"^reference self-test failed: the derivative of cube\(x\)"):
         self_test()
+
+
+# -- the array functions of issue 10 -----------------------------------------------------------
+
+ARRAY_FUNCTIONS = ["mean", "max", "min", "logsumexp", "softmax", "log_softmax", "norm", "trace", "det", "logdet",
+                   "inv", "diag"]
+
+
+@st.composite
+def well_conditioned(draw, size=None):
+    """A square matrix with entries in [-3, 3] and a condition number below 1e4."""
+    n = size or draw(st.integers(1, 3))
+    matrix = draw(arrays(np.float64, (n, n), elements=st.floats(-3, 3, allow_subnormal=False)))
+    if np.linalg.cond(matrix) > 1e4:
+        matrix = matrix + 4 * np.eye(n) * (1 + np.abs(matrix).max())
+    return matrix
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(ARRAY_FUNCTIONS), well_conditioned(), st.data())
+def test_each_array_functions_float64_kernel_agrees_with_its_mpmath_kernel(name, matrix, data):
+    record = LIBRARY[name]
+    statics = {static.name: data.draw(st.sampled_from([None, 0, 1, -1])) for static in record.statics}
+    if name in ("softmax", "log_softmax") and statics.get("axis") is None:
+        statics["axis"] = -1
+    via_float = record.float64(matrix, **statics) if statics else record.float64(matrix)
+    via_mpmath = to_float64(BACKEND.apply(name, BACKEND.asarray(matrix), **statics))
+    np.testing.assert_allclose(via_mpmath, via_float, rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=60)
+@given(well_conditioned(), st.data())
+def test_solve_is_the_inverse_times_the_right_hand_side_in_both_backends(matrix, data):
+    rhs = data.draw(arrays(np.float64, (matrix.shape[0],), elements=st.floats(-3, 3)))
+    exact = to_float64(BACKEND.apply("solve", BACKEND.asarray(matrix), BACKEND.asarray(rhs)))
+    np.testing.assert_allclose(exact, np.linalg.solve(matrix, rhs), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(FLOAT64.apply("solve", matrix, rhs), np.linalg.solve(matrix, rhs))
+
+
+GRADIENTS = [  # a function of x (a vector) or A (a square matrix), and its gradient in closed form
+    ("logsumexp(x)", lambda x: np.exp(x) / np.exp(x).sum()),
+    ("norm(x)", lambda x: x / np.linalg.norm(x)),
+    ("mean(x)", lambda x: np.full_like(x, 1 / x.size)),
+    ("sum(softmax(x) * x)", lambda x: (lambda s: s * (1 + x - s @ x))(np.exp(x) / np.exp(x).sum())),
+    ("det(A)", lambda a: np.linalg.det(a) * np.linalg.inv(a).T),
+    ("log(abs(det(A)))", lambda a: np.linalg.inv(a).T),
+    ("trace(inv(A))", lambda a: -(np.linalg.inv(a) @ np.linalg.inv(a)).T),
+    ("sum(diag(A)) + trace(A @ A)", lambda a: np.eye(len(a)) + 2 * a.T),
+]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(GRADIENTS), well_conditioned(size=3), arrays(np.float64, (3,), elements=st.floats(-3, 3)))
+def test_the_reference_gradient_of_each_array_function_is_its_closed_form(case, matrix, vector):
+    source, gradient = case
+    wrt, value = ("A", matrix) if "A" in source else ("x", vector)
+    if source.startswith("norm") and np.linalg.norm(vector) < 1e-3:
+        return  # its kink
+    model = Model(variables=(Variable(wrt, ("N", "N") if wrt == "A" else ("N",), (-5.0, 5.0)),),
+                  quantities=(("f", parse(source)),), dimensions=(("N", (3, 3)),))
+    got = to_float64(reference_jacobian(model, "f", wrt, {wrt: value, "N": 3}))
+    np.testing.assert_allclose(got, gradient(value), rtol=1e-7, atol=1e-9)
+
+
+def test_unknown_functions_get_a_hint_only_when_it_is_right():
+    def hint(source):
+        with pytest.raises(Exception) as caught:
+            parse(source)
+        return str(caught.value).splitlines()[0]
+
+    assert hint("atan(x)") == "unknown function 'atan'; did you mean 'arctan'? (column 1)"
+    assert hint("ln(x)") == "unknown function 'ln'; did you mean 'log'? (column 1)"
+    assert hint("dett(x)") == "unknown function 'dett'; did you mean 'det'? (column 1)"
+    assert "did you mean" not in hint("dte(x)") and "the functions are: abs," in hint("dte(x)")
+    assert parse("arctan(x) + det(A)").calls == {"arctan", "det"}

@@ -103,3 +103,39 @@ def test_resource_failures_take_precedence_in_the_diagnosis(status):
 def test_an_answer_that_is_always_zero_is_diagnosed_as_such():
     found = diagnose(records([(1.5, 0.0), (0.0, 0.0), ([1.0, 2.0], [0.0, 0.0])]), rtol=RTOL, atol=ATOL, name="f")
     assert (found.summary, found.kind) == ("always returns 0", 'always 0')
+
+
+# -- the new kinds of item (issue 10) ---------------------------------------------------------
+
+
+def judged(want, got, sizes=()):
+    want, got = np.asarray(want, dtype=float), np.asarray(got, dtype=float)
+    return Record(tuple(sizes), want, judge(want, "ok", got, "", rtol=1e-8, atol=1e-12))
+
+
+def test_a_backward_pass_returning_per_row_gradients_is_not_summed_over_the_batch():
+    rows = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])
+    record = judged(rows.sum(axis=0), rows, (("N", 3),))
+    diagnosis = diagnose([record], rtol=1e-8, atol=1e-12, name="db", kind="backward")
+    assert diagnosis.kind == "not summed over the batch"
+    assert diagnosis.summary.startswith("not summed over the batch")
+
+
+def test_a_factor_that_follows_the_batch_size_is_a_missing_one_over_n():
+    records_ = [judged([1.0, -2.0], [n * 1.0, n * -2.0], (("N", n),)) for n in (2, 3, 2, 3)]
+    diagnosis = diagnose(records_, rtol=1e-8, atol=1e-12, name="dscores")
+    assert (diagnosis.kind, diagnosis.summary) == ("missing 1/N", "off by a factor N: the result times 1/N is the true value")
+    extra = [judged([1.0, -2.0], [1.0 / n, -2.0 / n], (("N", n),)) for n in (2, 3)]
+    assert diagnose(extra, rtol=1e-8, atol=1e-12, name="dscores").kind == "extra 1/N"
+    fixed = [judged([1.0, -2.0], [2.0, -4.0], (("N", 2),)) for _ in range(3)]
+    assert diagnose(fixed, rtol=1e-8, atol=1e-12, name="d").kind == "constant factor"
+
+
+def test_a_hessian_that_is_not_symmetric_is_said_to_be_so():
+    b = np.array([[1.0, 2.0], [0.0, 3.0]])
+    record = judged(b + b.T, 2 * b, (("D", 2),))
+    diagnosis = diagnose([record], rtol=1e-8, atol=1e-12, name="hessian", kind="second", symmetric_from=0)
+    assert diagnosis.kind == "not symmetric"
+    symmetric_but_wrong = judged(b + b.T, 3 * (b + b.T), (("D", 2),))
+    assert diagnose([symmetric_but_wrong], rtol=1e-8, atol=1e-12, name="h", kind="second",
+                    symmetric_from=0).kind != "not symmetric"
