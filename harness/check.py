@@ -205,6 +205,15 @@ class Checker:
         activations = question.activations or (None,)
         checked = 0
         for activation in activations:
+            if not self.draw(question, activation, self.example_count(item)):
+                return ItemResult(
+                    **base, score=0.0, status="error", summary="no gradable input in the domains",
+                    diagnosis="No input could be drawn where every quantity is finite, away from kinks and "
+                    "within the exponential's range, so this item could not be graded; this is not your "
+                    "fault. Your instructor should widen the domains (harness check-spec says why inputs "
+                    "were left out).", source=answer.source, line=answer.line, internal_error=True,
+                    mistake="not checked",
+                )
             try:
                 failure = self._check_one(question, item, answer, activation)
             except InternalError as error:  # the reference, at one input: this item only, saying where

@@ -163,3 +163,24 @@ questions:
     with pytest.raises(SpecError) as caught:
         load_spec_text(spec.replace(*change), "labels.yaml")
     assert message in str(caught.value)
+
+
+def test_an_item_with_no_gradable_input_is_an_error_of_its_own_not_a_pass():
+    spec = """\
+title: Only kinks
+variables:
+  x: {domain: [-1.0e-7, 1.0e-7]}
+model:
+  f: relu(x)
+questions:
+  - id: "1"
+    title: relu at its kink
+    module: m
+    items:
+      - {function: df, points: 1, of: f, wrt: x}
+"""
+    assignment = load_spec_text(spec, "kinks.yaml")
+    question = assignment.questions[0]
+    result = Checker(assignment, examples=5).check_derivative(question, question.items[0],
+                                                             FormulaAnswer(parse("heaviside(x)"), None))
+    assert (result.status, result.summary, result.score) == ("error", "no gradable input in the domains", 0.0)

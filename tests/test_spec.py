@@ -446,3 +446,90 @@ def test_schema_defaults_match_the_settings_dataclass():
     assert {name: entry["default"] for name, entry in properties.items()} == json.loads(
         json.dumps(Settings().__dict__)
     )
+
+
+# --- Issue 10: per-question models, labels, item kinds ----------------------------------------
+
+SHEET = """\
+title: Sheet
+variables:
+  x: {}
+model:
+  f: x ** 2
+questions:
+  - id: "1"
+    title: Top-level model
+    module: sheet
+    items:
+      - {function: df, points: 1, of: f, wrt: x}
+  - id: "2"
+    title: Its own x and function
+    module: sheet
+    variables:
+      x: {domain: [-0.9, 5]}
+      c: {integers: [1, 3]}
+    model:
+      g: log(x ** 3 + 1) * c
+    items:
+      - {function: dg, points: 1, of: g, wrt: x}
+      - {function: g_value, points: 1, value: g}
+      - {function: d2g, points: 1, of: g, wrt: [x, x]}
+"""
+
+
+def test_a_question_may_declare_its_own_variables_domains_and_quantities():
+    assignment = load_spec_text(SHEET, "sheet.yaml")
+    first, second = assignment.questions
+    assert first.model is assignment.model and not first.own_model
+    assert second.own_model and second.model.variable_names == ("x", "c")
+    assert second.model.variable("x").domain == (-0.9, 5.0)
+    assert second.model.variable("c").discrete and second.model.variable("c").integer_range({}) == (1, 3)
+    assert second.model.quantity_names == ("f", "g")
+    assert [(item.kind, item.of, item.wrt, item.wrt2) for item in second.items] == [
+        ("jacobian", "g", "x", None), ("value", "g", "", None), ("second", "g", "x", "x")]
+
+
+def test_a_backward_pass_adds_its_upstream_gradient_shaped_like_of():
+    text = """\
+title: Layers
+dimensions: {N: [1, 3], D: [1, 2]}
+questions:
+  - id: "1"
+    title: Affine
+    module: layers
+    variables:
+      x: {shape: [N, D]}
+      W: {shape: [D, D]}
+    model:
+      out: x @ W
+    items:
+      - {function: dx, points: 1, of: out, wrt: x, upstream: dout, expected: dout @ W.T}
+"""
+    question = load_spec_text(text, "layers.yaml").questions[0]
+    assert question.model.variable("dout").shape == ("N", "D")
+    assert question.items[0].kind == "backward"
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(text.replace("expected: dout @ W.T", "expected: W"), "layers.yaml")
+    assert str(caught.value) == (
+        "layers.yaml:13: at questions[0].items[0].expected: the answer key 'W' has shape [D, D], but dout "
+        "contracted with d out / d x has shape [N, D] (the shape of x)\n  hint: a backward pass returns a "
+        "gradient shaped like wrt: the upstream gradient contracted with the Jacobian"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("wrt: [x, x]", "wrt: [x, g]", "at questions[1].items[2].wrt[1]: 'g' is a quantity; a second derivative is "
+         "taken with respect to variables: x"),
+        ("wrt: [x, x]", "wrt: [x, c]", "at questions[1].items[2].wrt[1]: 'c' takes integer values"),
+        ("g: log(x ** 3 + 1) * c", "pi: log(x ** 3 + 1) * c", "at questions[1].model.pi: 'pi' is the name of a "
+         "constant of the formula language"),
+        ("{function: g_value, points: 1, value: g}", "{function: g_value, points: 1}",
+         "at questions[1].items[1]: missing required key 'of'"),
+    ],
+)
+def test_mistakes_in_per_question_models_and_item_kinds_name_the_key(old, new, message):
+    with pytest.raises(SpecError) as caught:
+        load_spec_text(SHEET.replace(old, new), "sheet.yaml")
+    assert message in str(caught.value)
