@@ -131,6 +131,9 @@ def check_key(assignment: Assignment, checker: Checker, question: Question, item
             f"{'derivative ' if item.kind == 'jacobian' else ''}{item.describe}",
             tuple(details),
         )
+    if not total:
+        return Finding(subject, False, "no gradable input in the domains: the answer key cannot be checked "
+                       "(the domain scan below says why inputs are left out)")
     return Finding(subject, True, f"answer key agrees with the reference to {KEY_DIGITS} digits on {total} examples")
 
 
@@ -183,7 +186,7 @@ def scan_domain(assignment: Assignment, checker: Checker) -> list[Finding]:
             if outside and len(outside) == len(points):
                 findings.append(Finding(
                     label, False,
-                    f"none of {len(points)} drawn inputs can be graded (the first: {outside[0][1]}); narrow the domains",
+                    f"none of {len(points)} drawn inputs can be graded (the first: {outside[0][1]}); change the domains",
                     _point_details(outside[0][0], activation),
                 ))
             elif outside:

@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
 
 from harness.strategies import Example
@@ -62,7 +63,10 @@ def collect(strategy: st.SearchStrategy[Example], seed_value: int, count: int) -
             drawn.append(example)
 
     with no_local_constants():
-        gather()
+        try:
+            gather()
+        except Unsatisfiable:  # no input passes the filter: the caller reports that, with its reasons
+            pass
     return drawn[:count]
 
 
