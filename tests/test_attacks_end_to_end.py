@@ -491,7 +491,8 @@ def test_a_deeply_nested_answers_yaml_costs_only_its_own_submission(tmp_path: Pa
     (deep / "answers.yaml").write_text('"2.4 dyhat_dw1": ' + "[" * 1000 + "]" * 1000 + "\n")
     reference = shutil.copytree(REFERENCE, tmp_path / "reference_solution")
     with grader_memory_capped():
-        outcome = grade_all([load_spec(SPEC)], [deep, reference], tmp_path / "reports", OPTIONS)
+        # A private copy of the spec: mode "uid" refuses to grade with an answer key every user may read.
+        outcome = grade_all([load_spec(write_spec(tmp_path / "spec"))], [deep, reference], tmp_path / "reports", OPTIONS)
     results = {r.submission: r for results in outcome.results.values() for r in results}
     assert results["reference_solution"].score == 10
     assert next(i for i in results["deeply_nested"].items if i.test_name == ATTACKED).status == "error"
