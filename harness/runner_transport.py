@@ -127,6 +127,7 @@ class Worker:
         self.limits = limits
         self.sandbox = sandbox
         self.uid = place.uid
+        self.run_id = environment.get("HARNESS_RUN_ID", "")
         copy = place.copy
         # Where the copy lies differs on every run (a temporary folder): output names it alike.
         self.copy_paths = sorted({str(copy), str(Path(copy).resolve())}, key=len, reverse=True)
@@ -364,6 +365,14 @@ class Worker:
             self.cgroup.kill_all(signal.SIGKILL)
         if self.sandbox.mode == "uid" and self.uid is not None:
             uids.kill_all(self.uid)  # daemons that left the process group and the cgroup
+        if self.cgroup is None and self.sandbox.pid_namespace:
+            # Without a cgroup: bubblewrap's init (process 1 of the namespace, in its own session)
+            # can outlive the bwrap that started it; killed from here, it takes the namespace with it.
+            for pid in surviving_processes(self.run_id):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
