@@ -88,6 +88,11 @@ def suggest(name: str, known: Sequence[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def _sizes(model, example: Example) -> tuple[tuple[str, int], ...]:
+    """The example's sizes of the dimensions the question's model uses."""
+    return tuple((name, size) for name, size in example.sizes if name in model.used_dimensions)
+
+
 def item_variables(question: Question, item: DerivativeItem | ClaimItem) -> tuple[str, ...]:
     """The variables an item's answer depends on: what its counterexamples show (all, if none)."""
     names = [item.of, item.wrt] + [name for name in (getattr(item, "wrt2", None), getattr(item, "upstream", None)) if name]
@@ -144,15 +149,21 @@ class Checker:
         return derived_seed(self.seed, self.assignment.digest, question.id, activation)
 
     def draw(self, question: Question, activation: str | None, count: int) -> list[Example]:
-        """The survey's inputs for one question and activation: the same for every submission."""
+        """The survey's inputs for one question and activation: the same for every submission.
+
+        One search draws as many inputs as the question's largest item needs; an item with
+        fewer examples (a costly second derivative) takes the first ones.
+        """
         if self.lock is not None:
             return self.lock.draw(question.id, activation, count)
+        total = max([count, *(self.example_count(item) for item in question.items)])
 
         def compute() -> list[Example]:
             strategy = examples(question.model, activation)
-            return collect(strategy, self.seed_for(question, activation), count)
+            return collect(strategy, self.seed_for(question, activation), total)
 
-        return self.memory.remember(("draw", *self._versions, question.id, activation, count), compute, EXAMPLES)
+        place = ("draw", *self._versions, question.id, activation, total)
+        return self.memory.remember(place, compute, EXAMPLES)[:count]
 
     def arguments(
         self, item: DerivativeItem, example: Example, activation: str | None, parameters: Sequence[str],
@@ -279,7 +290,7 @@ class Checker:
             if judged[0].kind == "skipped":  # not run after a call that used up its time limit
                 continue
             survey[example.key()] = judged
-            records.append(Record(example.sizes, self.want(item, example, activation), judged[0]))
+            records.append(Record(_sizes(model, example), self.want(item, example, activation), judged[0]))
         failing = [(e, survey[e.key()]) for e in drawn if e.key() in survey and not survey[e.key()][0].ok]
         if not failing:
             return len(drawn)
@@ -293,7 +304,7 @@ class Checker:
             shrunk = self.shrinker.shrink(place, strategy, seed, count, drawn, survey, ask)
             if shrunk is not None:
                 example, (verdict, output) = shrunk
-        shown = Record(example.sizes, self.want(item, example, activation), verdict)
+        shown = Record(_sizes(model, example), self.want(item, example, activation), verdict)
         symmetric_from = None
         if item.kind == "second" and item.wrt == item.wrt2:
             symmetric_from = len(question.model.symbolic_shape(item.of))
@@ -313,7 +324,7 @@ class Checker:
         used = set(item_variables(self.question_of(item), item))
         return Counterexample(
             inputs=tuple((name, as_value(value)) for name, value in example.values if name in used),
-            dimensions=example.sizes,
+            dimensions=_sizes(self.question_of(item).model, example),
             activation=activation,
             arguments=tuple((name, as_value(value)) for name, value in arguments.items()),
             expected=as_value(want),

@@ -23,10 +23,10 @@ from harness.oracle import as_internal
 from harness.formula import evaluate
 from harness.reference import reference_answer, reference_jacobian, reference_values
 from harness.results import Value, as_value
-from harness.search import collect, find_minimal
+from harness.search import find_minimal
 from harness.store import run_store
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
-from harness.strategies import Example, examples, not_gradable, unfiltered_examples
+from harness.strategies import Example, examples, not_gradable, scattered
 
 KEY_DIGITS = 25
 """An answer key must agree with the reference to this many significant digits."""
@@ -165,7 +165,7 @@ def scan_domain(assignment: Assignment, checker: Checker) -> list[Finding]:
         count = max((checker.example_count(i) for i in question.items), default=0)
         for activation in question.activations or (None,):
             seed_value = checker.seed_for(question, activation) ^ 0x5CA1
-            points = collect(unfiltered_examples(model), seed_value, count)
+            points = scattered(model, seed_value, count)
             reasons = [(p, not_gradable(model, p, activation)) for p in points]
             outside = [(p, reason) for p, reason in reasons if reason is not None]
             scanned, skipped = scanned + len(points), skipped + len(outside)

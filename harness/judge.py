@@ -174,7 +174,11 @@ def _only_scalar_sizes_pass(records: Sequence[Record], failures: Sequence[Record
 
     has_dims = any(record.sizes for record in records)
     passed_scalar = [r for r in records if scalar(r) and r.verdict.ok]
-    return has_dims and bool(passed_scalar) and all(not scalar(r) for r in failures)
+    larger = [r for r in records if not scalar(r)]
+    # Wrong for larger sizes means wrong on (nearly) all of them: a formula wrong only where a
+    # sum grows large (a clipped z) fails on some larger inputs only, which is part of the domain.
+    mostly = len(failures) >= 0.8 * len(larger)
+    return has_dims and bool(passed_scalar) and all(not scalar(r) for r in failures) and mostly
 
 
 def _diagnose_shape(records, failures, shown, rtol, atol, name) -> Diagnosis:

@@ -68,6 +68,15 @@ class Model:
         """The symbolic dimensions; a formula may use each as a number (its size)."""
         return tuple(name for name, _ in self.dimensions)
 
+    @cached_property
+    def used_dimensions(self) -> frozenset[str]:
+        """The dimensions its variables' shapes, labels or formulas use (a spec's others do not matter here)."""
+        used = {dim for variable in self.variables for dim in variable.shape if isinstance(dim, str)}
+        used |= {variable.labels for variable in self.variables if isinstance(variable.labels, str)}
+        for _, formula in self.quantities:
+            used |= (formula.names | formula.sizes) & set(self.dimension_names)
+        return frozenset(used)
+
     def used_variables(self, names: Collection[str]) -> tuple[str, ...]:
         """The variables that ``names`` (variables or quantities) are or depend on, in model order."""
         wanted = set(names).union(*(self.upstream(name) for name in names))

@@ -34,8 +34,8 @@ from harness.backends import FLOAT64
 from harness.functions import EXP_SAFE, KINK_DISTANCE, Function
 from harness.model import Model, evaluate_model
 
-__all__ = ["EXP_SAFE", "KINK_DISTANCE", "Example", "examples", "input_strategy", "not_gradable", "sizes",
-           "unfiltered_examples", "values_at", "within_float64_range"]
+__all__ = ["EXP_SAFE", "KINK_DISTANCE", "Example", "examples", "input_strategy", "not_gradable", "scattered",
+           "sizes", "unfiltered_examples", "values_at", "within_float64_range"]
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,40 @@ def not_gradable(model: Model, example: Example, activation: str | None) -> str 
 def within_float64_range(model: Model, example: Example, activation: str | None) -> bool:
     """Whether ``example`` is gradable: see ``not_gradable``."""
     return not_gradable(model, example, activation) is None
+
+
+def scattered(model: Model, seed: int, count: int) -> list[Example]:
+    """``count`` inputs scattered over the domains as the survey draws them, without Hypothesis.
+
+    For a scan that needs no shrinking (``check-spec``'s look at where inputs are left out): the
+    same mixture as ``entries`` (three quarters on the grid, a quarter simple numbers), sizes
+    uniform in their ranges, labels and integers uniform in theirs; numpy's generator, seeded.
+    """
+    rng = np.random.default_rng(seed)
+    points = []
+    for _ in range(count):
+        size_map = {name: int(rng.integers(low, high + 1)) for name, (low, high) in model.dimensions}
+        values = []
+        for variable in model.variables:
+            shape = tuple(size_map[dim] if isinstance(dim, str) else dim for dim in variable.shape)
+            if variable.discrete:
+                low, high = variable.integer_range(size_map)
+                value = rng.integers(low, high + 1, size=shape).astype(np.float64)
+            else:
+                value = _scattered_entries(rng, variable.domain, shape)
+            values.append((variable.name, np.asarray(value, dtype=np.float64)))
+        points.append(Example(tuple((name, size_map[name]) for name, _ in model.dimensions), tuple(values)))
+    return points
+
+
+def _scattered_entries(rng: np.random.Generator, domain: tuple[float, float], shape: tuple) -> np.ndarray:
+    low, high = domain
+    step = 10.0 ** math.floor(math.log10((high - low) / GRID_POINTS))
+    decimals = max(0, -math.floor(math.log10(step)))
+    grid = np.clip(np.round(np.round(rng.uniform(low, high, size=shape) / step) * step, decimals), low, high)
+    simple = np.array([v for v in (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, low, high) if low <= v <= high])
+    chosen = simple[rng.integers(0, len(simple), size=shape)] if simple.size else grid
+    return np.where(rng.random(size=shape) < 0.25, chosen, grid)
 
 
 @st.composite
