@@ -312,3 +312,15 @@ def test_unknown_functions_get_a_hint_only_when_it_is_right():
     assert hint("dett(x)") == "unknown function 'dett'; did you mean 'det'? (column 1)"
     assert "did you mean" not in hint("dte(x)") and "the functions are: abs," in hint("dte(x)")
     assert parse("arctan(x) + det(A)").calls == {"arctan", "det"}
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(["maximum", "minimum"]), ANY_FLOAT, ANY_FLOAT, ANY_FLOAT)
+def test_maximum_minimum_and_clip_agree_between_the_backends_even_at_nan_and_inf(name, x, y, z):
+    via_float = float(FLOAT64.apply(name, np.asarray(x), np.asarray(y)))
+    via_mpmath = float(to_float64(BACKEND.apply(name, BACKEND.asarray(x), BACKEND.asarray(y))))
+    assert within_ulps(via_float, via_mpmath, 0)
+    low, high = sorted((y, z))
+    clipped = float(FLOAT64.apply("clip", np.asarray(x), np.asarray(low), np.asarray(high)))
+    exact = float(to_float64(BACKEND.apply("clip", *map(BACKEND.asarray, (x, low, high)))))
+    assert within_ulps(clipped, exact, 0)
