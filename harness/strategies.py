@@ -84,7 +84,7 @@ def entries(domain: tuple[float, float]) -> st.SearchStrategy[float]:
     step = 10.0 ** math.floor(math.log10((high - low) / GRID_POINTS))
     first, last = math.ceil(low / step), math.floor(high / step)
     simple = sorted({value for value in (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5, low, high) if low <= value <= high},
-                    key=lambda value: (abs(value), value < 0))
+                    key=lambda value: (value != int(value), abs(value), value < 0))  # 0, 1, -1, 2, ... first
     anchor = min(max(0, first), last)  # the grid point shrinking goes towards
     above, below = last - anchor, anchor - first
 
