@@ -17,6 +17,7 @@ because the pytest plugin reads the configuration in every pytest run, enabled o
 from __future__ import annotations
 
 import glob
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -219,11 +220,26 @@ def find_config(start: Path) -> Config:
     for folder in (start, *start.parents):
         for name in CONFIG_FILES:
             path = folder / name
-            if path.is_file():
+            if path.is_file() and _trusted_owner(path):
                 config = read_config(path)
                 if config is not None:
                     return config
     return Config()
+
+
+def _trusted_owner(path: Path) -> bool:
+    """Whether a configuration found on the way up belongs to this user or to root.
+
+    Anyone may write to ``/tmp`` (a submission graded as a uid of its own among them): a
+    ``harness.toml`` another user left in a folder above the working directory must not set the
+    seed, the examples or the specs of this run. It is passed over, as git passes over a
+    repository another user owns.
+    """
+    try:
+        owner = path.stat().st_uid
+    except OSError:
+        return False
+    return owner in (os.geteuid(), 0)
 
 
 def read_config(path: Path) -> Config | None:

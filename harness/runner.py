@@ -126,7 +126,7 @@ class SubmissionRunner:
         # worker and deletes its copy when collected or at interpreter exit.
         self.run_id = secrets.token_hex(8)  # in the worker's environment: lets tests find strays
         self._finalizer = weakref.finalize(self, _cleanup, self._resources, self._temporary,
-                                           uid if self.sandbox.mode == "uid" else None, self.run_id)
+                                           uid if self.sandbox.mode == "uid" else None)
         self.copy = self._temporary / "submission"
         self.left_out = copy_submission(self.submission_dir, self.copy, first=first, exclude=exclude)
         self.copy_note = copy_note(self.left_out)
@@ -364,18 +364,10 @@ class SubmissionRunner:
             worker.kill()
 
 
-_REAPING_SECONDS = 5.0
-
-
-def _cleanup(resources: dict[str, Worker], temporary: Path, uid: int | None, run_id: str) -> None:
+def _cleanup(resources: dict[str, Worker], temporary: Path, uid: int | None) -> None:
     worker = resources.pop("worker", None)
     if worker is not None:
         worker.kill()
-        # Without a cgroup to wait on, the kernel kills what is left in a PID namespace after its
-        # process 1 died, not at once: give it a moment, so no process of the run outlives close().
-        deadline = time.monotonic() + _REAPING_SECONDS
-        while worker.cgroup is None and surviving_processes(run_id) and time.monotonic() < deadline:
-            time.sleep(0.01)
     if uid is not None:  # mode "uid": whatever the uid still runs, and what it left in /tmp
         uids.kill_all(uid)
         uids.remove_files(uid)

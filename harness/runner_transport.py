@@ -49,6 +49,7 @@ _HEADER = struct.Struct(">I")
 _MAX_REPLY_HEADER = 64 << 10
 _OUTPUT_FLOOD_FACTOR = 128  # a call printing more than this many times output_bytes is stopped
 _READ_CHUNK = 1 << 16
+_REAPING_SECONDS = 5.0  # how long the kernel may take to empty a killed PID namespace
 
 
 @dataclass(frozen=True)
@@ -87,20 +88,30 @@ def format_bytes(size: int) -> str:
 
 
 def escape_text(text: str, limit: int, *, keep_newlines: bool = True) -> str:
-    """Escape control characters (terminal escapes, NULs) and cut ``text`` to ``limit`` characters."""
-    kept = text[:limit]
+    """Escape control characters (terminal escapes, NULs) and cut the result to ``limit`` characters.
+
+    The limit applies to the escaped text: a NUL becomes four characters, so a message of NULs
+    may not grow four times past it.
+    """
     parts = []
-    for character in kept:
+    length = 0
+    used = 0
+    for character in text:
         code = ord(character)
         if character == "\n" and keep_newlines or character == "\t":
-            parts.append(character)
+            part = character
         elif code < 0x20 or code == 0x7F or 0x80 <= code < 0xA0 or 0xD800 <= code < 0xE000:
-            parts.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+            part = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
         else:
-            parts.append(character)
+            part = character
+        if length + len(part) > limit:
+            break
+        parts.append(part)
+        length += len(part)
+        used += 1
     escaped = "".join(parts)
-    if len(text) > limit:
-        escaped += f"... [{len(text) - limit} more characters]"
+    if used < len(text):
+        escaped += f"... [{len(text) - used} more characters]"
     return escaped
 
 
@@ -365,24 +376,34 @@ class Worker:
             self.cgroup.kill_all(signal.SIGKILL)
         if self.sandbox.mode == "uid" and self.uid is not None:
             uids.kill_all(self.uid)  # daemons that left the process group and the cgroup
-        if self.cgroup is None and self.sandbox.pid_namespace:
-            # Without a cgroup: bubblewrap's init (process 1 of the namespace, in its own session)
-            # can outlive the bwrap that started it; killed from here, it takes the namespace with it.
-            for pid in surviving_processes(self.run_id):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
             pass
+        if self.cgroup is None and self.sandbox.pid_namespace:
+            self._kill_namespace()
         if self.cgroup is not None:
             deadline = time.monotonic() + 5
             while not self.cgroup.remove() and time.monotonic() < deadline:
                 self.cgroup.kill_all(signal.SIGKILL)
                 time.sleep(0.01)
         self._close_fds()
+
+    def _kill_namespace(self) -> None:
+        """Without a cgroup to list them: kill what is left of the worker's PID namespace, and wait.
+
+        bubblewrap's init (process 1 of the namespace, in a session of its own) can outlive the
+        bwrap that started it; killed from here it takes the namespace with it, which the kernel
+        empties soon after, not at once. Processes are found by the run's environment marker.
+        """
+        deadline = time.monotonic() + _REAPING_SECONDS
+        while (left := surviving_processes(self.run_id)) and time.monotonic() < deadline:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.01)
 
     def _close_fds(self) -> None:
         for fd in (self.request_fd, self.reply_fd, self.output_fd, self.exit_fd):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -161,3 +162,16 @@ def test_a_configuration_error_stops_the_command_with_exit_code_1(repo, monkeypa
         "specs, submission, out, seed, examples, fail_under, require_sandbox, junit, isolation, trusted_code\n"
         "  hint: did you mean 'seed'?\n"
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_configuration_another_user_left_above_the_working_directory_is_passed_over(tmp_path):
+    planted = write(tmp_path / "harness.toml", "examples = 1\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert find_config(repo).examples == 1  # ours: it applies
+    os.chown(planted, 1_600_000_123, 1_600_000_123)  # as a submission graded as a uid of its own
+    try:
+        assert find_config(repo) == Config()
+    finally:
+        os.chown(planted, os.geteuid(), os.getegid())

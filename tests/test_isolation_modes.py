@@ -116,6 +116,8 @@ def test_every_sandbox_starts_from_a_venv_of_the_running_python(tmp_path, where)
         python = _make_venv(sys.executable, folder, packages=False)
         if shutil.which("bwrap"):
             assert _mode(python).startswith("bubblewrap\n")
+            if where == "elsewhere":  # the /tmp case runs the suites from Debian's Python's venv
+                _attack_suite(python, "bubblewrap", tmp_path)
         assert _mode(python, "bwrap=None").startswith("namespaces\n")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
