@@ -78,7 +78,7 @@ TIMEOUT = "did not finish in time: timed out after 1 s"
 CRASHED = "crashed the Python process: "
 NOT_LOADED = "q2_4.py could not be loaded: "
 MEMORY = "ran out of memory: killed: memory limit 512 MiB"
-HUGE_MESSAGE = "raised an exception: ValueError: \\x1b[31m" + "x" * 983 + "... [60 more characters]"
+HUGE_MESSAGE = "raised an exception: ValueError: \\x1b[31m" + "x" * 980 + "... [63 more characters]"  # 1000 escaped
 TABLE = [
     Attack("eq_always_true", ("returned a non-numeric value of type 'AlwaysEqual'",)),
     Attack("lying_float_subclass", received=123.0),  # only its __float__ number crosses
