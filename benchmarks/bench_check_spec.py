@@ -36,29 +36,58 @@ def time_check_spec(spec: Path, runs: int) -> list[float]:
     return times
 
 
+SCALAR_SPEC = """\
+title: One scalar
+variables:
+  x: {domain: [-5, 5]}
+model:
+  y: x
+questions:
+  - id: "1"
+    title: d y / d x
+    module: q1
+    items:
+      - {function: dy_dx, points: 1, of: y, wrt: x}
+"""
+
+
+def _draw(strategy, seed_value: int, count: int) -> list:
+    """The first ``count`` examples a seeded, database-free Hypothesis run draws from ``strategy``."""
+    from hypothesis import HealthCheck, Phase, given, seed, settings
+
+    drawn = []
+
+    @seed(seed_value)
+    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def gather(example) -> None:
+        drawn.append(example)
+
+    gather()
+    return drawn[:count]
+
+
 def near_zero() -> tuple[list[int], list[int]]:
+    """Draws within 1e-6 of 0, of 100 per seed: plain Hypothesis floats, then the harness's strategy."""
     import numpy as np
     from hypothesis import strategies as st
 
-    import harness.strategies as strategies
-    from harness.formula import parse
-    from harness.model import Model, Variable
-    from harness.search import collect
+    import harness
 
-    model = Model(variables=(Variable("x", (), (-5.0, 5.0)),), quantities=(("y", parse("x * 1")),))
+    assignment = harness.load_spec_text(SCALAR_SPEC, "one_scalar.yaml")
+    plain = st.floats(-5.0, 5.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
-    def count() -> list[int]:
+    def count(strategy, value) -> list[int]:
         found = []
-        for seed in range(10):
-            drawn = collect(strategies.unfiltered_examples(model), 1000 + seed, 100)
-            values = np.array([float(example.point["x"]) for example in drawn])
+        for seed_value in range(10):
+            values = np.array([value(example) for example in _draw(strategy, 1000 + seed_value, 100)])
             found.append(int(np.sum(np.abs(values) < 1e-6)))
         return found
 
-    now = count()
-    strategies.entries = lambda domain: st.floats(*domain, allow_nan=False, allow_infinity=False,
-                                                  allow_subnormal=False)
-    return count(), now
+    before = count(plain, float)
+    now = count(harness.input_strategy(assignment), lambda example: float(example.point["x"]))
+    return before, now
 
 
 def main() -> None:

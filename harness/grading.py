@@ -190,8 +190,13 @@ def _check_item(checker: Checker, submission: Submission, question: Question, it
     """One item's verdict; a fault of the harness costs this item only, and is reported as such."""
     try:
         if isinstance(item, ClaimItem):
-            return checker.check_claim(question, item, submission.claim(question, item))
-        return checker.check_derivative(question, item, submission.answer(question, item))
+            result = checker.check_claim(question, item, submission.claim(question, item))
+        else:
+            result = checker.check_derivative(question, item, submission.answer(question, item))
+        if result.internal_error:  # the checker's own verdict on a fault of the harness (a reference)
+            print(f"harness: internal error while checking {question.id} {item.name}:", file=sys.stderr)
+            print(f"  {result.summary}. {result.diagnosis}", file=sys.stderr)
+        return result
     except (KeyboardInterrupt, SandboxUnavailable):
         raise
     except Exception as error:  # an internal error: keep grading, say so loudly

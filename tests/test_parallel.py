@@ -81,7 +81,7 @@ def test_a_reference_that_cannot_be_computed_costs_its_items_alike_whatever_the_
     assert code == 3  # an internal error of the grader, not the user's
     assert "| `right` | 1 / 2 | 50% | 1 | 0 |" in files["summary.md"]  # du_dw still graded
     report = "\n".join(files["right/report.md"])
-    assert "internal error of the grader: InternalError" in report
+    assert "ERROR: 1 `dr_dx` (0 / 1)\n\nreference undefined at this input" in report
     assert "cannot be computed at x = 0.0, w = 0.0" in report
 
 
