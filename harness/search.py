@@ -53,21 +53,33 @@ def collect(strategy: st.SearchStrategy[Example], seed_value: int, count: int) -
     drawn: list[Example] = []
     seen: set[tuple] = set()
 
-    # Hypothesis can draw an input twice; ask for more and keep the first `count` distinct.
+    # Hypothesis can draw an input twice; ask for more and keep the first `count` distinct. Once
+    # there are that many, stop the run (drawing the rest costs as much as the search itself on
+    # arrays): the list is the same, the first `count` distinct draws of the same seeded run.
     @seed(seed_value)
     @search_settings(count + count // 2 + 10, [Phase.generate])
     @given(strategy)
     def gather(example: Example) -> None:
+        if len(drawn) >= count:  # Hypothesis replays the example that stopped the run: ignore it
+            raise _Enough
         if example.key() not in seen:
             seen.add(example.key())
             drawn.append(example)
+        if len(drawn) >= count:
+            raise _Enough
 
     with no_local_constants():
         try:
             gather()
         except Unsatisfiable:  # no input passes the filter: the caller reports that, with its reasons
             pass
+        except _Enough:
+            pass
     return drawn[:count]
+
+
+class _Enough(Exception):
+    """Raised in a collecting run once it has drawn enough inputs."""
 
 
 class _Failure(Exception):
