@@ -64,16 +64,20 @@ def _exact_environment(model, item: DerivativeItem, example: Example, activation
         _VALUES[key] = (model, reference_values(model, example.point, activation=activation, digits=digits))
     env = dict(_VALUES[key][1])
     env.update({name: np.asarray(float(size)) for name, size in example.sizes})
-    for given_item in item.given:
-        env[given_item.name] = reference_jacobian(
-            model, given_item.of, given_item.wrt, example.point, activation=activation, digits=digits
-        )
+    for given_item in item.given:  # the same given derivative serves every key of the question
+        given_key = (*key, given_item.of, given_item.wrt)
+        if given_key not in _VALUES:
+            _VALUES[given_key] = (model, reference_jacobian(
+                model, given_item.of, given_item.wrt, example.point, activation=activation, digits=digits
+            ))
+        env[given_item.name] = _VALUES[given_key][1]
     return env
 
 
 _VALUES: dict[tuple, tuple] = {}
-"""Exact model values by (model, activation, digits, example): every key of a question needs them
-at the same inputs. The model is held with its values so that its id is not reused."""
+"""Exact model values by (model, activation, digits, example), and the given derivatives by the
+same key plus (of, wrt): every key of a question needs them at the same inputs. The model is held
+with its values so that its id is not reused."""
 
 
 def _key_error(model, digits, item, example, activation, backend) -> tuple[bool, object, np.ndarray]:
