@@ -222,6 +222,10 @@ def _grade(args: argparse.Namespace) -> int:
     finished = [r for results in outcome.results.values() for r in results]
     for result in finished if not chatty and not args.quiet else []:
         print(f"{result.submission}: {result.score:g}/{result.max_score:g}", file=sys.stderr)
+    for spec, names in outcome.skipped.items():
+        if not args.quiet:
+            print(f"not graded against {Path(spec).name} (they answer another spec of this run): "
+                  f"{', '.join(names)}", file=sys.stderr)
     print(f"reports written to {out}", file=sys.stderr)
     if config.junit is not None:
         harness.write_atomically(config.junit, harness.render_junit(finished))

@@ -70,6 +70,51 @@ def split_paths(paths: Sequence[Path], config: Config = Config()) -> tuple[list[
     return specs, submissions
 
 
+def answered_questions(folder: Path, assignment) -> int:
+    """How many of ``assignment``'s questions ``folder`` holds something for: the question's module,
+    a key of ``answers.yaml`` naming one of its items, or a write-up section headed with its id."""
+    from harness.answers import load_answers
+    from harness.writeup import WriteupAnswers
+
+    try:
+        written = load_answers(folder)
+    except Exception:  # a broken answers.yaml is the grader's to report, item by item
+        written = None
+    try:
+        writeup = WriteupAnswers.load(folder, assignment) if writeups_in(folder) else None
+    except Exception:  # an unreadable write-up is reported when it is graded
+        writeup = None
+    count = 0
+    for question in assignment.questions:
+        names = [f"{question.id} {item.name}" for item in question.items]
+        if ((folder / f"{question.module}.py").is_file()
+                or (written is not None and any(written.has(name) for name in names))
+                or (writeup is not None and writeup.answers(question.id))):
+            count += 1
+    return count
+
+
+def pairs(assignments: Sequence, submissions: Sequence[Path]) -> tuple[list[tuple[int, Path]], list[tuple[int, Path]]]:
+    """Which (assignment index, submission) pairs a run of several assignments grades, and which it skips.
+
+    A class folder often holds the submissions of several assignments (``submissions/`` here
+    does): a submission is graded against the assignments it answers most questions of (ties
+    all kept: the scalar and vector editions of one question sheet), and against every one when it
+    answers none (so that its report says what is missing). With one assignment, every pair.
+    """
+    every = [(number, submission) for number in range(len(assignments)) for submission in submissions]
+    if len(assignments) < 2:
+        return every, []
+    best: dict[Path, int] = {}
+    counts: dict[tuple[int, Path], int] = {}
+    for number, submission in every:
+        counts[(number, submission)] = answered_questions(submission, assignments[number])
+        best[submission] = max(best.get(submission, 0), counts[(number, submission)])
+    kept = [pair for pair in every if best[pair[1]] == 0 or counts[pair] == best[pair[1]]]
+    skipped = [pair for pair in every if pair not in kept]
+    return kept, skipped
+
+
 def not_gradable(folder: Path, expected: Sequence[str]) -> str | None:
     """Why ``folder`` holds nothing that can be graded, or ``None``.
 

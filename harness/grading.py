@@ -31,7 +31,7 @@ from harness._version import __version__
 from harness.answering import Submission
 from harness.answers import ANSWERS_FILE, load_answers
 from harness.check import Checker
-from harness.discovery import not_gradable
+from harness.discovery import not_gradable, pairs
 from harness.errors import InternalError, SandboxUnavailable, UsageError
 from harness.lock import lock_path, read_lock, save_lock
 from harness.outputs import write_class, write_submission
@@ -271,6 +271,9 @@ class RunOutcome:
 
     results: dict[str, list[SubmissionResult]] = field(default_factory=dict)
     interrupted: bool = False
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    """By assignment path: the submissions not graded against it, since they answer another one
+    of the run (``harness.discovery.pairs``)."""
 
     @property
     def internal_errors(self) -> int:
@@ -298,6 +301,9 @@ def grade_all(
 ) -> RunOutcome:
     """Grade every submission against every assignment, writing reports as each one finishes.
 
+    With several assignments, a submission is graded only against those it answers most
+    questions of (``harness.discovery.pairs``; the others are listed in ``RunOutcome.skipped``).
+
     With ``options.jobs`` above 1, that many processes grade (``harness.parallel``); submissions
     finish in any order, but every file written is the same whatever the number.
     """
@@ -311,7 +317,9 @@ def grade_all(
     outcome = RunOutcome(results={assignment.path: [] for assignment in assignments})
     options = dataclasses.replace(options, exclude=(*options.exclude, Path(out)))
     many = len(assignments) > 1
-    tasks = [(number, submission) for number in range(len(assignments)) for submission in submissions]
+    tasks, skipped = pairs(assignments, submissions)
+    for number, submission in skipped:
+        outcome.skipped.setdefault(assignments[number].path, []).append(submission.name)
     try:
         with run_store(options.cache_dir, _processes(options.jobs)) as store:
             checkers = [checker_for(assignment, options, store) for assignment in assignments]

@@ -70,8 +70,17 @@ def test_with_no_arguments_it_grades_the_bundled_folders_into_reports(tmp_path):
     for spec in ("q2_neural_networks", "q2_neural_networks_vector"):
         assert (tmp_path / "reports" / spec / "summary.md").exists()
         assert (tmp_path / "reports" / spec / "sample_student" / "results.json").exists()
-    runs = len(list((tmp_path / "specs").glob("*.yaml"))) * len([p for p in (tmp_path / "submissions").iterdir()])
-    assert f"[{runs}/{runs}]" in done.stderr  # progress for a multi-submission run: every spec x submission
+    # Each bundled submission is graded against the specs it answers: the Q2 ones against both
+    # editions, each new assignment's reference and mistakes against their own spec only.
+    graded = {spec.name: sorted(p.name for p in spec.iterdir() if p.is_dir()) for spec in (tmp_path / "reports").iterdir()}
+    assert graded["calculus_sheet"] == ["calculus_mistakes", "calculus_reference"]
+    assert graded["matrix_calculus"] == ["matrix_calculus_mistakes", "matrix_calculus_reference"]
+    assert graded["cs231n_layers"] == ["layers_mistakes", "layers_reference"]
+    assert "seed_writeup" in graded["q2_neural_networks"] and "calculus_reference" not in graded["q2_neural_networks"]
+    assert graded["q2_neural_networks"] == graded["q2_neural_networks_vector"]
+    runs = sum(len(names) for names in graded.values())
+    assert f"[{runs}/{runs}]" in done.stderr  # progress for a multi-submission run
+    assert "not graded against calculus_sheet.yaml (they answer another spec of this run): " in done.stderr
 
 
 def test_a_path_that_is_neither_spec_nor_submission_is_a_usage_error(tmp_path, capsys):

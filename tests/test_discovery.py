@@ -6,6 +6,8 @@ from pathlib import Path
 
 from harness.discovery import is_submission, not_gradable
 
+ROOT = Path(__file__).resolve().parent.parent
+
 EXPECTED = ["q1.py", "q2.py"]
 
 
@@ -30,3 +32,23 @@ def test_one_expected_file_or_written_answers_make_a_submission_gradable(tmp_pat
     other.mkdir()
     (other / "answers.yaml").write_text("")
     assert not_gradable(other, EXPECTED) is None and is_submission(other)
+
+
+def test_a_run_of_several_specs_grades_each_submission_against_the_ones_it_answers(tmp_path):
+    from harness.discovery import pairs
+    from harness.spec import load_spec
+
+    scalar, vector = (load_spec(ROOT / "specs" / name) for name in ("q2_neural_networks.yaml", "q2_neural_networks_vector.yaml"))
+    calculus = load_spec(ROOT / "specs" / "calculus_sheet.yaml")
+    both = tmp_path / "q2_student"
+    both.mkdir()
+    (both / "q2_4.py").write_text("def dyhat_dw1(x):\n    return x\n")
+    written = tmp_path / "written"
+    written.mkdir()
+    (written / "answers.yaml").write_text(f'"{calculus.questions[0].id} {calculus.questions[0].items[0].name}": "1"\n')
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    kept, skipped = pairs([scalar, vector, calculus], [both, written, empty])
+    assert kept == [(0, both), (0, empty), (1, both), (1, empty), (2, written), (2, empty)]
+    assert skipped == [(0, written), (1, written), (2, both)]
+    assert pairs([scalar], [written])[0] == [(0, written)]  # one spec: every submission
