@@ -368,8 +368,7 @@ def _cleanup(resources: dict[str, Worker], temporary: Path, uid: int | None) -> 
     worker = resources.pop("worker", None)
     if worker is not None:
         worker.kill()
-    if uid is not None:  # mode "uid": whatever the uid still runs, and what it left in /tmp
-        uids.kill_all(uid)
+    if uid is not None:  # mode "uid": what the uid left in /tmp (its processes died with each worker)
         uids.remove_files(uid)
     shutil.rmtree(temporary, ignore_errors=True)
 
