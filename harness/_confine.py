@@ -18,6 +18,11 @@ A standalone script (stdlib only, never the ``harness`` package), started by ``h
 The launcher stays outside, waits for process 1 and exits with its status (``128 + signal`` when
 it was killed, like bubblewrap). Any failure before ``execve`` is printed on stderr, one line
 starting with ``confine:``, and exits 125, so the probe can quote it.
+
+The worker template (``_template.py``) runs the same steps in a process it forked, without
+``execve``: ``launch(config, run)`` with ``run`` the worker's main loop. Without ``execve`` nothing
+drops the capabilities a new user namespace grants, so step 5 also empties the bounding set and
+every capability set, and checks in ``/proc/self/status`` that none is left.
 """
 
 import ctypes
@@ -165,18 +170,53 @@ def _build_root(config):
 
 def _drop_privileges(config):
     uid = config["uid"]
+    _drop_bounding_set()
     if uid is not None:  # root: the submission's own unprivileged uid and gid, no groups
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")
+    _clear_capabilities()
 
 
-def _process_one(config, alive, program):
-    """Process 1 of the new PID namespace: build the root, drop privileges, become the worker.
+_CAPABILITY_VERSION_3 = 0x20080522
+PR_CAPBSET_DROP = 24
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+
+
+def _drop_bounding_set():
+    """Drop every capability from the bounding set (needs CAP_SETPCAP: done before the uid switch)."""
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as handle:
+            last = int(handle.read())
+    except (OSError, ValueError):
+        last = 63
+    for capability in range(last + 1):
+        _libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)  # EPERM without CAP_SETPCAP: checked below
+
+
+def _clear_capabilities():
+    """Empty the effective, permitted, inheritable and ambient sets; fail unless none is left.
+
+    (The ambient set is a subset of the permitted and inheritable ones, so it is empty with them.)
+    """
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # two {effective, permitted, inheritable} structures, all zero
+    _check(_libc.capset(header, data), "clear the capability sets")
+    held = (ctypes.c_uint32 * 6)()
+    _check(_libc.capget(header, held), "read the capability sets")  # /proc may not be mounted here
+    if any(held):
+        raise OSError(1, "capabilities are left after dropping them: " + " ".join(f"{word:08x}" for word in held))
+
+
+def _process_one(config, alive, run):
+    """Process 1 of the new PID namespace: build the root, drop privileges, ``run()`` the worker.
 
     ``alive`` is the read end of a pipe whose write end only the launcher holds: it hangs up when
     the launcher is gone (the launcher is outside the namespace, so ``getppid()`` says 0 either way).
+    ``run`` execs the worker, or (in a template's child) serves it and never returns.
     """
     try:
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "set the parent-death signal")
@@ -191,10 +231,12 @@ def _process_one(config, alive, program):
             pass
         _drop_privileges(config)
         os.chdir(config["chdir"])
-        os.execve(program[0], program, dict(os.environ))
-    except BaseException as error:  # noqa: BLE001 - anything before execve: say what, exit 125
+        os.close(alive)
+    except BaseException as error:  # noqa: BLE001 - anything before the worker: say what, exit 125
         os.write(2, f"confine: {error}\n".encode(errors="replace"))
         os._exit(FAILED)
+    run()
+    os._exit(FAILED)  # pragma: no cover - run() execs or exits
 
 
 def main(argv):
@@ -202,6 +244,19 @@ def main(argv):
         os.write(2, b"confine: usage: _confine.py CONFIG_JSON -- PROGRAM ARGUMENTS...\n")
         return FAILED
     config, program = json.loads(argv[0]), argv[2:]
+
+    def run():
+        try:
+            os.execve(program[0], program, dict(os.environ))
+        except OSError as error:
+            os.write(2, f"confine: {error}\n".encode(errors="replace"))
+            os._exit(FAILED)
+
+    return launch(config, run)
+
+
+def launch(config, run):
+    """Enter the namespaces, fork process 1 to ``run()`` the worker, wait for it; its exit status."""
     try:
         _enter_namespaces(config)
     except OSError as error:
@@ -211,7 +266,7 @@ def main(argv):
     child = os.fork()
     if child == 0:
         os.close(keep_alive)
-        _process_one(config, alive, program)
+        _process_one(config, alive, run)
     os.close(alive)
     for fd in config["close_fds"]:  # the worker's ends of its pipes: only process 1 holds them now
         try:

@@ -99,6 +99,10 @@ class WorkerCgroup:
             with open(path / "cgroup.procs", "w") as procs:
                 procs.write(str(os.getpid()))
 
+    def procs_files(self) -> list[str]:
+        """The ``cgroup.procs`` files a process writes its pid to, to join (the worker template's children)."""
+        return [str(path / "cgroup.procs") for path in self.paths]
+
     def pids(self) -> list[int]:
         """The processes now in the cgroups."""
         found: set[int] = set()

@@ -33,6 +33,8 @@ from harness import sandbox as _sandbox
 from harness import uids
 from harness.cgroups import WorkerCgroup
 from harness.errors import InternalError, UsageError
+from harness.mounts import python_executable
+from harness.template import TemplateChild, template_for
 
 __all__ = [
     "Limits",
@@ -169,31 +171,18 @@ class Worker:
             key: getattr(self.limits, key)
             for key in ("memory_bytes", "cpu_seconds", "file_size_bytes", "open_files", "max_result_entries", "processes")
         }
-        command = sandbox.command(
-            place,
-            [str(request_read), str(reply_write), sandbox.submission_path(place), json.dumps(worker_limits)],
-            close_fds=(request_read, reply_write),
-        )
-        join = self.cgroup.join if self.cgroup else None
-        # Mode "uid": join the cgroup as root, then become the submission's uid for good.
-        before_exec = uids.become(place.uid, before=join) if sandbox.mode == "uid" else join
         try:
-            self.process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=output_write,
-                stderr=output_write,
-                cwd=copy,
-                env=environment,
-                pass_fds=(request_read, reply_write),
-                start_new_session=True,
-                preexec_fn=before_exec,
-            )
-        except OSError as error:
+            if sandbox.forks_from_template:
+                self.process = self._fork(sandbox, place, environment, worker_limits,
+                                          (request_read, reply_write, output_write))
+            else:
+                self.process = self._start(sandbox, place, environment, worker_limits,
+                                           (request_read, reply_write, output_write))
+        except BaseException:
             self._close_fds()
             if self.cgroup is not None:
                 self.cgroup.remove()
-            raise InternalError(f"could not start the submission worker {command[0]!r}: {error}") from error
+            raise
         finally:
             for fd in (request_read, reply_write, output_write):
                 os.close(fd)
@@ -206,10 +195,46 @@ class Worker:
         # A child the student forked keeps the reply pipe open after the worker dies; without a
         # pidfd (Linux < 5.3) that death is noticed only when the call's deadline expires.
         try:
-            self.exit_fd = os.pidfd_open(self.process.pid)
+            if self.exit_fd is None:
+                self.exit_fd = os.pidfd_open(self.process.pid)
             self.poller.register(self.exit_fd, select.POLLIN)
         except (AttributeError, OSError):
             self.exit_fd = None
+
+    def _start(self, sandbox, place, environment, worker_limits, fds) -> subprocess.Popen:
+        """Start the worker afresh: ``python -I`` inside bubblewrap, or in the given mode."""
+        request_read, reply_write, output_write = fds
+        command = sandbox.command(
+            place,
+            [str(request_read), str(reply_write), sandbox.submission_path(place), json.dumps(worker_limits)],
+            close_fds=(request_read, reply_write),
+        )
+        join = self.cgroup.join if self.cgroup else None
+        # Mode "uid": join the cgroup as root, then become the submission's uid for good.
+        before_exec = uids.become(place.uid, before=join) if sandbox.mode == "uid" else join
+        try:
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=output_write,
+                stderr=output_write,
+                cwd=place.copy,
+                env=environment,
+                pass_fds=(request_read, reply_write),
+                start_new_session=True,
+                preexec_fn=before_exec,
+            )
+        except OSError as error:
+            raise InternalError(f"could not start the submission worker {command[0]!r}: {error}") from error
+
+    def _fork(self, sandbox, place, environment, worker_limits, fds) -> TemplateChild:
+        """Fork the worker from this process's template, confined as ``sandbox`` requires."""
+        config = sandbox.template_config(
+            place, environment, worker_limits, self.cgroup.procs_files() if self.cgroup else []
+        )
+        child = template_for(python_executable(), sandbox.mode).spawn(config, fds)
+        self.exit_fd = child.pidfd
+        return child
 
     # ------------------------------------------------------------------------ transport
     def send(self, header: dict, payload: bytes, deadline: float) -> None:
@@ -371,7 +396,11 @@ class Worker:
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            pass
+            if self.exit_fd is not None:  # forked but not yet in a session of its own
+                try:
+                    signal.pidfd_send_signal(self.exit_fd, signal.SIGKILL)
+                except OSError:
+                    pass
         if self.cgroup is not None:
             self.cgroup.kill_all(signal.SIGKILL)
         if self.sandbox.mode == "uid" and self.uid is not None:

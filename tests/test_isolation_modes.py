@@ -45,7 +45,7 @@ def _packages() -> list[str]:
 
 
 PACKAGES = _packages()
-ATTACK_SUITES = ["tests/test_attacks.py", "tests/test_attacks_end_to_end.py"]
+ATTACK_SUITES = ["tests/test_attacks.py", "tests/test_attacks_end_to_end.py", "tests/test_worker_template.py"]
 
 
 def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:

@@ -331,12 +331,12 @@ def test_escape_text_keeps_newlines_and_escapes_control_characters():
     assert escape_text("abcdef", 3) == "abc... [3 more characters]"
 
 
-@pytest.mark.parametrize("bwrap", ["", None], ids=["sandbox found here", "without bubblewrap"])
-def test_captured_output_names_the_temporary_copy_alike_on_every_run(tmp_path, bwrap):
+@pytest.mark.parametrize("namespaces", [True, False], ids=["sandbox found here", "bubblewrap where it runs"])
+def test_captured_output_names_the_temporary_copy_alike_on_every_run(tmp_path, namespaces):
     module = "import os\n\n\ndef where(x):\n    print(os.getcwd(), __file__)\n    return x\n"
     folder = make_submission(tmp_path / "s", q2_4=module)
     outputs = []
     for _ in range(2):
-        with SubmissionRunner(folder, LIMITS, sandbox=sandbox.detect(bwrap=bwrap)) as runner:
+        with SubmissionRunner(folder, LIMITS, sandbox=sandbox.detect(namespaces=namespaces)) as runner:
             outputs.append(runner.call("q2_4", "where", {"x": np.array(1.0)}).output)
     assert outputs[0] == outputs[1] and str(tmp_path) not in outputs[0] and "/tmp/" not in outputs[0]

@@ -17,11 +17,12 @@ from harness.errors import SandboxUnavailable
 from harness.runner import Limits, SubmissionRunner, surviving_processes
 
 LIMITS = Limits(call_timeout=2.0, memory_bytes=512 << 20, cpu_seconds=30, file_size_bytes=1 << 16, open_files=32)
-DETECTED = sandbox.detect()
-FALLBACK = sandbox.detect(bwrap=None)  # the harness's own namespaces where they work
+DETECTED = sandbox.detect()  # the harness's own namespaces where they work, workers forked from the template
+BUBBLEWRAP = sandbox.detect(namespaces=False)  # bubblewrap where it runs: every worker a fresh Python
+FALLBACK = sandbox.detect(bwrap=None)  # never bubblewrap
 UNISOLATED = sandbox.Sandbox(mode="process", problems=("bubblewrap unavailable: test", "namespaces unavailable: test"))
-needs_bubblewrap = pytest.mark.skipif(DETECTED.mode != "bubblewrap", reason=f"bubblewrap cannot run here: {DETECTED.problems}")
-PRIVATE = [chosen for chosen in (DETECTED, FALLBACK) if chosen.private_filesystem]
+needs_bubblewrap = pytest.mark.skipif(BUBBLEWRAP.mode != "bubblewrap", reason=f"bubblewrap cannot run here: {BUBBLEWRAP.problems}")
+PRIVATE = list({chosen.mode: chosen for chosen in (DETECTED, BUBBLEWRAP, FALLBACK) if chosen.private_filesystem}.values())
 
 PROBES = '''\
 import os
@@ -131,9 +132,9 @@ def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module", params=["detected", "fallback", "trusted"])
+@pytest.fixture(scope="module", params=["detected", "bubblewrap", "fallback", "trusted"])
 def runner(request: pytest.FixtureRequest, submission: Path):
-    chosen = {"detected": DETECTED, "fallback": FALLBACK, "trusted": UNISOLATED}[request.param]
+    chosen = {"detected": DETECTED, "bubblewrap": BUBBLEWRAP, "fallback": FALLBACK, "trusted": UNISOLATED}[request.param]
     with SubmissionRunner(submission, LIMITS, sandbox=chosen, trusted=request.param == "trusted") as runner:
         yield runner
 
@@ -259,7 +260,7 @@ def _listener(folder: Path) -> socket.socket:
     return server
 
 
-@pytest.mark.parametrize("chosen", [DETECTED, FALLBACK], ids=["detected", "fallback"])
+@pytest.mark.parametrize("chosen", [DETECTED, BUBBLEWRAP, FALLBACK], ids=["detected", "bubblewrap", "fallback"])
 def test_the_network_is_unreachable_when_claimed(tmp_path, chosen):
     if not chosen.network_isolated:
         pytest.skip(f"no network isolation here: {chosen.problems}")
@@ -273,8 +274,20 @@ def test_the_network_is_unreachable_when_claimed(tmp_path, chosen):
 
 
 def test_the_fallback_says_why_bubblewrap_is_missing():
-    assert FALLBACK.problems[0] == "bubblewrap unavailable: `bwrap` is not installed (apt-get install bubblewrap)"
-    assert FALLBACK.describe().startswith(f"{FALLBACK.mode} " if FALLBACK.mode != "process" else "NO ISOLATION")
+    fallback = sandbox.detect(bwrap=None, namespaces=False)
+    assert fallback.problems[:2] == (
+        "bubblewrap unavailable: `bwrap` is not installed (apt-get install bubblewrap)", "namespaces not tried"
+    )
+    assert fallback.describe().startswith("separate unprivileged uid" if fallback.mode == "uid" else "NO ISOLATION")
+
+
+def test_auto_prefers_the_harness_namespaces_and_says_so():
+    if DETECTED.mode != "namespaces":
+        pytest.skip(f"the namespace launcher cannot run here: {DETECTED.problems}")
+    assert DETECTED.forks_from_template
+    if BUBBLEWRAP.mode == "bubblewrap":
+        assert not BUBBLEWRAP.forks_from_template
+    assert "each worker forked from a template holding only Python, numpy and the worker" in DETECTED.describe()
 
 
 @pytest.mark.skipif(FALLBACK.mode != "namespaces", reason=f"the namespace launcher cannot run here: {FALLBACK.problems}")
@@ -309,7 +322,7 @@ def test_untrusted_code_is_refused_without_isolation(submission):
 
 @needs_bubblewrap
 def test_require_sandbox_accepts_a_working_bubblewrap(submission):
-    with SubmissionRunner(submission, LIMITS, require_sandbox=True) as runner:
+    with SubmissionRunner(submission, LIMITS, require_sandbox=True, sandbox=BUBBLEWRAP) as runner:
         assert call(runner, "limits").status == "ok"
 
 
