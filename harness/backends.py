@@ -4,7 +4,8 @@ Both backends hold values as numpy arrays (0-d for a scalar), so broadcasting an
 numpy's rules identically: ``FLOAT64`` uses float64 arrays, ``MpmathBackend(dps)`` uses
 ``dtype=object`` arrays of ``mpf`` numbers from its own ``mpmath.MPContext``.
 
-Every operation goes through ``Backend.apply(name, *args, **statics)``, with the kernel its
+Every operation goes through ``Backend.apply(name, *args, **statics)`` (or the function
+``Backend.operation`` makes of it, for running one operation many times), with the kernel its
 record in ``harness.functions`` gives for the backend. Both backends agree on the special cases:
 division by zero gives ``±inf`` (``nan`` for ``0/0``), the log or square root of a negative
 number gives ``nan``, and nothing raises. Overflow gives ``inf`` silently: float64 overflows near
@@ -54,7 +55,18 @@ class Backend:
         """
         # numpy checks the floating-point flags after a whole loop, also for object arrays.
         with np.errstate(all="ignore"):
-            return self._finish(self._kernels[name](*args, **statics), name)
+            return self.operation(name, **statics)(*args)
+
+    def operation(self, name: str, **statics: int | None) -> Callable[..., np.ndarray]:
+        """``apply(name, ..., **statics)`` as a function of the arrays, without the ``np.errstate``.
+
+        For running one operation many times (``harness.formula.plan``): the caller holds
+        ``np.errstate(all="ignore")``; results are checked as ``apply`` checks them.
+        """
+        kernel, finish = self._kernels[name], self._finish
+        if statics:
+            return lambda *args: finish(kernel(*args, **statics), name)
+        return lambda *args: finish(kernel(*args), name)
 
     def _kernel(self, record: Function) -> Callable[..., Any]:
         raise NotImplementedError

@@ -7,7 +7,8 @@ names, ``+ - * / ** @``, unary ``-`` and ``+``, parentheses, ``.T`` and calls of
 their record in ``harness.functions`` gives: array arguments by position, then static integer
 arguments (``axis``) as integer literals, by position or keyword. Nothing is ever passed to
 ``eval``, ``exec`` or ``compile``: the checked tree is turned into a few private node classes and
-interpreted by ``evaluate`` in a backend.
+interpreted by ``evaluate`` in a backend (or made by ``plan`` into closures, for evaluating it
+many times at inputs of the same shapes).
 
 Every problem is a ``FormulaError`` with the column (0-based, in characters) where it starts.
 """
@@ -19,6 +20,7 @@ import difflib
 import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Union
 
 import numpy as np
@@ -411,6 +413,34 @@ def evaluate(
     number as an int. ``observe`` sees every operation's arguments (the input filter of
     ``harness.strategies`` looks for kinks and overflow with it).
     """
+    return _plan(formula, env, backend, bind, observe, convert=True)(env)
+
+
+def plan(
+    formula: Formula, env: Mapping[str, Any], backend: Backend, *, bind: Mapping[str, str] = {}
+) -> Callable[[Mapping[str, np.ndarray]], np.ndarray]:
+    """``formula`` made once into a function of environments shaped like ``env``, for evaluating it often.
+
+    Shapes, sizes, literals and bindings are checked and resolved now, as ``evaluate`` does; the
+    function returned then only runs the backend's operations (each result still passes the
+    backend's checks, the float-leak guard included). It takes values already in ``backend``'s
+    representation, with the shapes (and the dimension sizes) of ``env``, and must be called
+    within ``np.errstate(all="ignore")``. For these ``evaluate(formula, env, backend, bind=bind)``
+    equals ``plan(formula, env, backend, bind=bind)(env)``, bit for bit.
+    """
+    return _plan(formula, env, backend, bind, None, convert=False)
+
+
+def _plan(
+    formula: Formula, env: Mapping[str, Any], backend: Backend, bind: Mapping[str, str],
+    observe: Observer | None, *, convert: bool,
+) -> Callable[[Mapping[str, Any]], np.ndarray]:
+    """The formula as nested closures over environments.
+
+    ``convert``: names are converted with ``backend.asarray`` and each operation is a
+    ``backend.apply`` (``evaluate``); otherwise values are taken as they are and operations run
+    without ``apply``'s ``np.errstate``, which the caller holds (``plan``).
+    """
     for placeholder, function in bind.items():
         if function not in LIBRARY or not LIBRARY[function].activation:
             activations = sorted(name for name, record in LIBRARY.items() if record.activation)
@@ -419,20 +449,23 @@ def evaluate(
                 source=formula.source,
             )
 
-    def value_of(node: _Node) -> np.ndarray:
-        if isinstance(node, _Number):
-            return backend.literal(node.value, node.text)
-        if isinstance(node, _Constant):
-            return backend.constant(CONSTANTS[node.name])
+    def planned(node: _Node) -> tuple[Callable[[Mapping[str, Any]], np.ndarray], tuple]:
+        if isinstance(node, (_Number, _Constant)):
+            number = backend.literal(node.value, node.text) if isinstance(node, _Number) else (
+                backend.constant(CONSTANTS[node.name]))
+            return (lambda values: number), ()
         if isinstance(node, _Name):
             if node.id not in env:
                 raise _unknown_name(node.id, env.keys(), formula, node.column)
-            return backend.asarray(env[node.id])
-        if isinstance(node, _Negate):
-            return backend.apply("neg", value_of(node.operand))
+            name = node.id
+            if convert:
+                return (lambda values: backend.asarray(values[name])), np.shape(env[name])
+            return (lambda values: values[name]), np.shape(env[name])
         statics: dict[str, int | None] = {}
-        if isinstance(node, _Binary):
-            operation, operands = node.op, (value_of(node.left), value_of(node.right))
+        if isinstance(node, _Negate):
+            operation, operands = "neg", (planned(node.operand),)
+        elif isinstance(node, _Binary):
+            operation, operands = node.op, (planned(node.left), planned(node.right))
         else:
             operation, statics = node.function, {
                 name: _size(value, env, formula, node) if isinstance(value, str) else value
@@ -446,25 +479,34 @@ def evaluate(
                         column=node.column,
                     )
                 operation = bind[operation]
-            operands = tuple(value_of(argument) for argument in node.args)
+            operands = tuple(planned(argument) for argument in node.args)
+        record = _record(operation)
         try:
-            _record(operation).result_shape(*(operand.shape for operand in operands), **statics)
+            shape = record.result_shape(*(operand_shape for _, operand_shape in operands), **statics)
         except ShapeError as error:
             raise FormulaError(str(error), source=formula.source, column=node.column) from None
-        if observe is not None:
-            observe(_record(operation), operands, statics)
-        try:
-            return backend.apply(operation, *operands, **statics)
-        except HarnessError:
-            raise
-        except (ArithmeticError, ValueError, TypeError) as error:
-            raise FormulaError(
-                f"cannot evaluate {operation}: {type(error).__name__}: {error}",
-                source=formula.source,
-                column=node.column,
-            ) from error
+        run = partial(backend.apply, operation, **statics) if convert else backend.operation(operation, **statics)
+        arguments = tuple(value for value, _ in operands)
+        watch = observe if operation != "neg" else None  # a negation is not observed
 
-    return value_of(formula._tree)
+        def value(values: Mapping[str, Any]) -> np.ndarray:
+            arrays = tuple(argument(values) for argument in arguments)
+            if watch is not None:
+                watch(record, arrays, statics)
+            try:
+                return run(*arrays)
+            except HarnessError:
+                raise
+            except (ArithmeticError, ValueError, TypeError) as error:
+                raise FormulaError(
+                    f"cannot evaluate {operation}: {type(error).__name__}: {error}",
+                    source=formula.source,
+                    column=node.column,
+                ) from error
+
+        return value, shape
+
+    return planned(formula._tree)[0]
 
 
 def _size(name: str, env: Mapping[str, Any], formula: Formula, node: _Call) -> int:

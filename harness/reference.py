@@ -51,16 +51,21 @@ larger (it shrinks with the step: truncation error of a zero derivative, ``x**3`
 ``s**2``) is accepted as it is; such estimates would otherwise never agree relatively. The entry
 is then correct to that absolute precision.
 
-Only the quantities downstream of ``wrt`` that ``of`` needs are recomputed for each perturbation.
+Only the quantities that ``of`` and ``wrt`` need are evaluated, once per precision; for each
+perturbation only those downstream of ``wrt`` that ``of`` needs are recomputed, by a plan made once
+per precision (``harness.model.plan_recompute``: shapes, sizes and literals resolved beforehand,
+then only the backend's operations, each result still checked by the float-leak guard), which
+gives what evaluating the formulas again gives, bit for bit.
 Non-finite entries (overflow beyond ``2**(2**20)``, the log of a negative number) are returned as
 they come. Values returned are object arrays of ``mpf`` from the backend's private context.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import mpmath
@@ -70,7 +75,7 @@ from harness.backends import MpmathBackend, _to_float
 from harness.errors import HarnessError, InternalError
 from harness.formula import parse
 from harness.functions import LIBRARY
-from harness.model import Model, Variable, evaluate_model, recompute
+from harness.model import Model, Variable, evaluate_model, plan_recompute
 
 DEFAULT_DIGITS = 30
 
@@ -163,7 +168,7 @@ class _Jacobian:
     def __init__(
         self, model: Model, of: str, wrt: str, point: Mapping[str, Any], activation: str | None, digits: int
     ) -> None:
-        self.model = model
+        self.model = _needed_by(model, (of, wrt))
         self.of = of
         self.wrt = wrt
         self.point = point
@@ -174,13 +179,29 @@ class _Jacobian:
         self.recomputed = [
             name for name in model.downstream([wrt]) if name == of or name in model.upstream(of)
         ]
+        self._bases: dict[MpmathBackend, dict[str, np.ndarray]] = {}
+        self._plans: dict[MpmathBackend, Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]] = {}
         self._dependence: dict[int, np.ndarray] = {}
+
+    def _base(self, backend: MpmathBackend) -> dict[str, np.ndarray]:
+        """The model at the point in ``backend``: the same for every pass at its precision."""
+        if backend not in self._bases:
+            self._bases[backend] = evaluate_model(self.model, self.point, backend, activation=self.activation)
+        return self._bases[backend]
+
+    def _recompute(self, backend: MpmathBackend, changed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The quantities between ``wrt`` and ``of`` recomputed from ``changed`` (planned once per backend)."""
+        if backend not in self._plans:
+            self._plans[backend] = plan_recompute(
+                self.model, self._base(backend), backend, self.recomputed, activation=self.activation
+            )
+        return self._plans[backend](changed)
 
     def compute(self) -> np.ndarray:
         step_digits = math.ceil(self.wanted / 2) + 10
         dps = self.wanted + step_digits + 15
         result_backend = MpmathBackend.at(dps)
-        base = evaluate_model(self.model, self.point, result_backend, activation=self.activation)
+        base = self._base(result_backend)
         of_shape, wrt_shape = base[self.of].shape, base[self.wrt].shape
         rows, columns = base[self.of].size, base[self.wrt].size
         if self.of == self.wrt:
@@ -259,7 +280,7 @@ class _Jacobian:
         """Central differences for ``columns``; also whether each output stayed exactly unchanged."""
         backend = MpmathBackend.at(dps)
         ctx = backend.ctx
-        base = evaluate_model(self.model, self.point, backend, activation=self.activation)
+        base = self._base(backend)
         center = base[self.wrt]
         start = base[self.of].reshape(-1)
         step = ctx.mpf(10) ** -step_digits
@@ -272,14 +293,11 @@ class _Jacobian:
             for moved in (x + scaled, x - scaled):
                 perturbed = center.copy()
                 perturbed.reshape(-1)[column] = moved
-                values = recompute(
-                    self.model, {**base, self.wrt: perturbed}, backend, self.recomputed, activation=self.activation
-                )
-                sides.append(values[self.of].reshape(-1))
+                sides.append(self._recompute(backend, {**base, self.wrt: perturbed})[self.of].reshape(-1))
             width = ctx.fsub(x + scaled, x - scaled, exact=True)
             plus, minus = sides
+            estimate[:, position] = backend.apply("/", backend.apply("-", plus, minus), width)
             for row in range(start.size):
-                estimate[row, position] = backend.apply("/", backend.apply("-", plus[row], minus[row]), width)[()]
                 flat[row, position] = plus[row] == minus[row] == start[row]
         return estimate, flat, backend
 
@@ -287,14 +305,18 @@ class _Jacobian:
         """Which entries of ``of`` a nan in entry ``column`` of ``wrt`` reaches (with 0 * nan = 0)."""
         if column not in self._dependence:
             backend = _DependenceBackend.at(15)
-            base = evaluate_model(self.model, self.point, backend, activation=self.activation)
+            base = self._base(backend)
             poisoned = base[self.wrt].copy()
             poisoned.reshape(-1)[column] = backend.ctx.nan
-            values = recompute(
-                self.model, {**base, self.wrt: poisoned}, backend, self.recomputed, activation=self.activation
-            )
+            values = self._recompute(backend, {**base, self.wrt: poisoned})
             self._dependence[column] = np.array([backend.ctx.isnan(entry) for entry in values[self.of].flat])
         return self._dependence[column]
+
+
+def _needed_by(model: Model, names: tuple[str, ...]) -> Model:
+    """``model`` with only the quantities that ``names`` are or depend on: a Jacobian evaluates no others."""
+    needed = set(names).union(*(model.upstream(name) for name in names))
+    return dataclasses.replace(model, quantities=tuple(q for q in model.quantities if q[0] in needed))
 
 
 def _rounded(backend: MpmathBackend, array: np.ndarray) -> np.ndarray:

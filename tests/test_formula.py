@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from harness.backends import FLOAT64, MpmathBackend, to_float64
 from harness.errors import FormulaError
-from harness.formula import DEFAULT_FUNCTIONS, ELEMENTWISE_FUNCTIONS, MAX_LENGTH, evaluate, infer_shape, parse
+from harness.formula import DEFAULT_FUNCTIONS, ELEMENTWISE_FUNCTIONS, MAX_LENGTH, evaluate, infer_shape, parse, plan
 
 Q2_SHAPES = {"x": ("D",), "w1": ("H", "D"), "b1": ("H",), "w2": ("H",), "b2": (), "z1": ("H",), "yhat": ()}
 
@@ -406,3 +406,59 @@ def test_float64_and_mpmath_backends_agree_on_random_formulas(source, a, b, v, m
     backend = MpmathBackend(40)
     via_mpmath = to_float64(evaluate(formula, env, backend))
     np.testing.assert_allclose(via_float, via_mpmath, rtol=1e-12)
+
+
+# A plan (the formula resolved once, for the reference's many perturbations) must compute exactly
+# what evaluating the formula computes, at the point it was made for and at others of its shapes.
+_ANY = st.floats(-3.0, 3.0)
+_PLANNED_UNARY = ["exp", "sigmoid", "softplus", "tanh", "log", "sqrt", "abs", "sum", "softmax", "logsumexp"]
+
+
+def _combine_any(children):
+    unary = st.tuples(st.sampled_from(_PLANNED_UNARY), children).map(lambda t: f"{t[0]}({t[1]})")
+    binary = st.tuples(children, st.sampled_from(["+", "-", "*", "/", "**"]), children).map(
+        lambda t: f"({t[0]} {t[1]} {t[2]})"
+    )
+    templates = st.sampled_from(["m @ {}", "({}).T", "-({})", "outer({}, v)", "sum({}, axis=-1)", "eye(N) * {}"])
+    structural = st.tuples(templates, children).map(lambda t: t[0].format(t[1]))
+    return unary | binary | structural
+
+
+_ANY_FORMULAS = st.recursive(st.sampled_from(["a", "v", "m", "N", "0.1", "2", "pi"]), _combine_any, max_leaves=8)
+
+
+def _same_entries(got, want) -> bool:
+    got, want = np.asarray(got, dtype=object), np.asarray(want, dtype=object)
+    return got.shape == want.shape and all(
+        type(g) is type(w) and (repr(g) == repr(w)) for g, w in zip(got.flat, want.flat)
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(source=_ANY_FORMULAS, first=st.lists(_ANY, min_size=7, max_size=7), second=st.lists(_ANY, min_size=7, max_size=7))
+def test_a_plan_computes_exactly_what_evaluate_computes_at_any_point_of_its_shapes(source, first, second):
+    formula = parse(source)
+    try:
+        infer_shape(formula, {"a": (), "v": (2,), "m": (2, 2), "N": ()})
+    except FormulaError:
+        assume(False)
+
+    def env(values):
+        return {"a": values[0], "v": np.array(values[1:3]), "m": np.array(values[3:]).reshape(2, 2), "N": 2.0}
+
+    for backend in (MpmathBackend(40), FLOAT64):
+        planned = plan(formula, {name: backend.asarray(value) for name, value in env(first).items()}, backend)
+        for values in (first, second):
+            converted = {name: backend.asarray(value) for name, value in env(values).items()}
+            with np.errstate(all="ignore"):
+                got = planned(converted)
+            assert _same_entries(got, evaluate(formula, env(values), backend))
+
+
+def test_a_plan_reports_a_shape_error_when_it_is_made_as_evaluate_does():
+    env = {"m": np.ones((2, 3)), "v": np.ones(2)}
+    with pytest.raises(FormulaError) as evaluated:
+        evaluate(parse("m @ v"), env, FLOAT64)
+    with pytest.raises(FormulaError) as planned:
+        plan(parse("m @ v"), env, FLOAT64)
+    assert str(planned.value) == str(evaluated.value)

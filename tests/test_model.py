@@ -8,7 +8,7 @@ import pytest
 from harness.backends import FLOAT64, MpmathBackend, to_float64
 from harness.errors import FormulaError
 from harness.formula import parse
-from harness.model import Model, Variable, evaluate_model
+from harness.model import Model, Variable, evaluate_model, plan_recompute, recompute
 
 POINT = {
     "x": np.array([0.5, -1.0, 2.0]),
@@ -63,6 +63,19 @@ def test_both_backends_evaluate_a_model_alike():
     rounded = evaluate_model(q2_vector_model(), POINT, FLOAT64, activation="softplus")
     for name, value in rounded.items():
         np.testing.assert_allclose(value, to_float64(exact[name]), rtol=1e-14)
+
+
+def test_a_planned_recompute_gives_what_recompute_gives_bit_for_bit():
+    backend = MpmathBackend(40)
+    base = evaluate_model(q2_vector_model(), POINT, backend, activation="softplus")
+    names = ["a1", "z2", "yhat"]
+    planned = plan_recompute(q2_vector_model(), base, backend, names, activation="softplus")
+    for shift in ("0", "1e-30", "-2.5"):
+        changed = {**base, "z1": base["z1"] + backend.ctx.mpf(shift)}
+        got, want = planned(changed), recompute(q2_vector_model(), changed, backend, names, activation="softplus")
+        assert list(got) == list(want)
+        for name in names:
+            assert [repr(entry) for entry in got[name].flat] == [repr(entry) for entry in want[name].flat]
 
 
 def test_an_override_replaces_a_quantity_and_what_follows_uses_it():

@@ -301,6 +301,23 @@ def test_a_float_leaking_into_a_reference_computation_raises(monkeypatch, replac
                            activation="tanh")
 
 
+def test_a_float_leaking_only_at_the_perturbed_points_raises(monkeypatch, replace_record):
+    # The point itself is evaluated as usual; the perturbed ones go through the plan, which must
+    # guard against floats as well.
+    monkeypatch.setattr(reference, "_self_tested", True)
+    replace_record("tanh", mpmath=lambda b, x: b.ctx.tanh(x) if x == 0.5 else math.tanh(float(x)))
+    m = model({"x": ()}, {"y": "tanh(x)"})
+    with pytest.raises(InternalError, match="^float leak in the mpmath backend: tanh produced"):
+        reference_jacobian(m, "y", "x", {"x": 0.5})
+
+
+def test_a_jacobian_evaluates_only_the_quantities_of_and_wrt_need(monkeypatch, replace_record):
+    monkeypatch.setattr(reference, "_self_tested", True)
+    replace_record("cosh", mpmath=lambda b, x: 1 / 0)  # evaluating unused would raise
+    m = model({"x": ()}, {"y": "exp(x)", "unused": "cosh(x)"})
+    assert_digits(reference_jacobian(m, "y", "x", {"x": 0.5}), np.array(CTX.exp(CTX.mpf(0.5)), dtype=object))
+
+
 def test_the_self_test_runs_before_the_first_reference(monkeypatch):
     calls = []
     monkeypatch.setattr(reference, "_self_tested", False)
