@@ -8,8 +8,11 @@ Protocol: every message in both directions is a frame, ``4-byte big-endian heade
 payload. The parent sends requests on REQUEST_FD; this script answers on REPLY_FD. The first
 request is ``hello``, which carries the run's token; every reply repeats it. Student output goes
 to fds 1 and 2 (one pipe), which the parent drains separately, so nothing a student prints is ever
-read as a reply. Before each reply the worker writes ``\0harness-end-of-output:TOKEN\0`` to that
-pipe (through its own copy of fd 1), so the parent knows which output belongs to which reply.
+read as a reply. After each call, and before every other reply, the worker writes
+``\0harness-end-of-output:TOKEN\0`` to that pipe (through its own copy of fd 1), so the parent knows
+which output belongs to which call. A ``call`` request carries a batch of calls and gets one reply
+for all of them: ``results``, one ``[status, shape or message]`` per call made, and their values in
+one payload; the marks tell the parent how far a batch got while it runs.
 
 Once student code has run, this process belongs to the student: it can read the token from memory
 and write to any fd it holds. The parent therefore treats every reply as a hostile claim about the
@@ -135,16 +138,22 @@ class Worker:
         self._stderr = sys.stderr
 
     # ----------------------------------------------------------------------------- framing
-    def reply(self, header, payload=b""):
+    def reply(self, header, payload=b"", *, marked=True):
+        """Send one reply frame; first (unless the caller marked it already) the end-of-output mark."""
         builtins.__dict__.update(_BUILTINS)
         header = dict(header, token=self.token, nbytes=len(payload))
         data = self._dumps(header, ensure_ascii=True, allow_nan=False).encode("ascii")
+        if marked:
+            self.end_of_output()
+        _write_all(self.reply_fd, _HEADER.pack(len(data)) + data + payload)
+
+    def end_of_output(self):
+        """Mark the end of what the student printed so far (one mark per reply or call)."""
         self._flush_student_output()
         try:
             _write_all(self.output_fd, self.mark)
         except OSError:  # the student closed it: the parent then takes whatever output it has
             pass
-        _write_all(self.reply_fd, _HEADER.pack(len(data)) + data + payload)
 
     def _flush_student_output(self):
         # Output must reach the pipe before the reply, so the parent charges it to this call.
@@ -256,9 +265,14 @@ class Worker:
         return result
 
     def call(self, request, payload):
+        """Make every call of the request; one reply for all of them, one output mark per call.
+
+        The parent counts the marks as calls finish (each one restarts its call deadline); after
+        a ``memory`` result the worker stops, and the reply holds the calls made until then.
+        """
         module_name, name = request["module"], request["name"]
-        for number, spec in enumerate(request["calls"]):
-            reply = {"id": request["id"], "index": number}
+        results, values = [], []
+        for spec in request["calls"]:
             try:
                 arguments = {
                     key: self.argument(payload, offset, shape, kind) for key, offset, shape, *kind in spec
@@ -266,12 +280,15 @@ class Worker:
                 status, array, message = self.run(module_name, name, arguments)
             except MemoryError:
                 status, array, message = "memory", None, "MemoryError"
+            self.end_of_output()
             if status == "ok":
-                self.reply(dict(reply, status="ok", shape=list(array.shape)), array.tobytes())
+                results.append(["ok", list(array.shape)])
+                values.append(array.tobytes())
             else:
-                self.reply(dict(reply, status=status, message=message))
+                results.append([status, message])
             if status == "memory":
-                return
+                break
+        self.reply({"id": request["id"], "index": None, "results": results}, b"".join(values), marked=False)
 
     def argument(self, payload, offset, shape, kind=()):
         count = 1

@@ -49,7 +49,7 @@ from harness.runner_codec import (
     Outcome,
     check_name,
     decode_definition,
-    decode_outcome,
+    decode_outcomes,
     encode_arguments,
     encode_calls,
     reply_message,
@@ -230,22 +230,40 @@ class SubmissionRunner:
             return [Outcome(failure[0], message=failure[1]) for _ in encoded]
         calls, payload = encode_calls(encoded)
         header = {"op": "call", "id": None, "module": module, "name": name, "calls": calls}
-        outcomes: list[Outcome] = []
+        marks_before = None
         try:
             request_id = self._send(header, payload)
-            for index in range(len(encoded)):
-                reply, values = self._receive(request_id, index)
-                outcome = decode_outcome(reply, values, self._worker.drain_output(), self.limits)
-                outcomes.append(outcome)
-                if outcome.status == "memory":  # the worker stops after it; start afresh
-                    self._stop_worker()
-                    break
+            marks_before = self._worker.marks
+            reply, values = self._receive(request_id, None, batch=len(encoded))
+            outputs = [self._worker.drain_output() for _ in range(min(len(encoded), self._worker.marks - marks_before))]
+            outcomes = decode_outcomes(reply, values, outputs, len(encoded), self.limits)
         except WorkerFailure as failure:
-            output = self._worker.drain_output() if self._worker else ""
-            outcomes.append(Outcome(failure.status, message=failure.message, output=output))
+            return self._batch_failed(module, name, encoded, failure, marks_before)
+        if outcomes[-1].status == "memory":  # the worker stops after it; start afresh
             self._stop_worker()
         return outcomes
 
+    def _batch_failed(self, module: str, name: str, encoded: list[tuple[list, bytes]], failure: WorkerFailure,
+                      marks_before: int | None) -> list[Outcome]:
+        """The outcomes of a batch whose worker died, hung or broke the protocol at one call.
+
+        The marks say how many calls finished before that one; their values went down with the
+        worker, so they are made again by a fresh worker (a shorter batch: this ends).
+        """
+        worker = self._worker
+        finished = 0
+        if worker is not None and marks_before is not None:
+            worker.read_pending_output()
+            finished = min(max(worker.marks - marks_before, 0), len(encoded) - 1)
+            for _ in range(finished):
+                worker.drain_output()
+        output = worker.drain_output() if worker is not None else ""
+        self._stop_worker()
+        failed = Outcome(failure.status, message=failure.message, output=output)
+        if not finished or failure.budget_spent:
+            return [failed]
+        again = self._call_batch(module, name, encoded[:finished])
+        return again if len(again) < finished else again + [failed]
     def _import(self, module: str) -> tuple[str, str] | None:
         """Import ``module`` in the current worker; return ``(status, message)`` if it failed."""
         if module in self._module_failures:
@@ -283,19 +301,28 @@ class SubmissionRunner:
         self._timed(lambda deadline: worker.send(header, payload, deadline))
         return worker.next_id
 
-    def _receive(self, request_id: int, index: int | None) -> tuple[dict, bytes]:
+    def _receive(self, request_id: int, index: int | None, *, batch: int | None = None) -> tuple[dict, bytes]:
+        """The reply to ``request_id``; for a batch of calls, each call has the call deadline."""
         worker = self._worker
+        progress = None if batch is None else worker.marks
 
-        def awaited(deadline: float) -> tuple[dict, bytes]:
-            reply, payload = worker.receive(deadline)
-            while _earlier(reply, request_id, index):  # see the module docstring
+        def awaited(deadline: float) -> tuple[dict, bytes] | None:
+            found = worker.receive(deadline, progress_after=progress)
+            while found is not None and _earlier(found[0], request_id, index):  # see the module docstring
                 worker.drain_output()
-                reply, payload = worker.receive(deadline)
-            if reply.get("id") != request_id or reply.get("index") != index:
-                raise violation(f"a reply to request {reply.get('id')!r}/{reply.get('index')!r} during request {request_id}")
-            return reply, payload
+                found = worker.receive(deadline, progress_after=progress)
+            if found is not None and (found[0].get("id") != request_id or found[0].get("index") != index):
+                raise violation(f"a reply to request {found[0].get('id')!r}/{found[0].get('index')!r} "
+                                f"during request {request_id}")
+            return found
 
-        return self._timed(awaited)
+        worker.batch_calls = batch or 1
+        try:
+            while (found := self._timed(awaited)) is None:
+                progress = worker.marks  # a call of the batch finished: the next one's deadline starts
+            return found
+        finally:
+            worker.batch_calls = 1
 
     def _out_of_time(self) -> bool:
         return self.spent >= self.limits.submission_timeout

@@ -25,6 +25,7 @@ __all__ = [
     "check_name",
     "decode_definition",
     "decode_outcome",
+    "decode_outcomes",
     "encode_arguments",
     "encode_calls",
     "reply_message",
@@ -98,19 +99,27 @@ def reply_message(header: dict) -> str:
     return escape_text(message, _MAX_MESSAGE, keep_newlines=False)
 
 
-def _array(header: dict, payload: bytes, limits: Limits) -> np.ndarray:
-    """Rebuild a float64 array from a validated header and payload."""
+def _count(header: dict, limits: Limits) -> int:
+    """The number of entries of a validated ``shape`` (at most ``max_result_entries``)."""
     shape = header.get("shape")
     if (
         not isinstance(shape, list)
         or len(shape) > _MAX_SHAPE_DIMENSIONS
         or not all(type(size) is int and 0 <= size <= limits.max_result_entries for size in shape)
     ):
-        raise violation(f"an invalid shape {shape!r}")
+        raise violation(f"an invalid shape {str(shape)[:100]!r}")
     count = math.prod(shape)
-    if count > limits.max_result_entries or len(payload) != 8 * count:
-        raise violation(f"{len(payload)} bytes for shape {tuple(shape)}")
-    return np.frombuffer(payload, dtype="<f8").astype(np.float64).reshape(shape)
+    if count > limits.max_result_entries:
+        raise violation(f"a result of {count} entries (at most {limits.max_result_entries})")
+    return count
+
+
+def _array(header: dict, payload: bytes, limits: Limits) -> np.ndarray:
+    """Rebuild a float64 array from a validated header and payload."""
+    count = _count(header, limits)
+    if len(payload) != 8 * count:
+        raise violation(f"{len(payload)} bytes for shape {tuple(header['shape'])}")
+    return np.frombuffer(payload, dtype="<f8").astype(np.float64).reshape(header["shape"])
 
 
 def decode_outcome(header: dict, payload: bytes, output: str, limits: Limits) -> Outcome:
@@ -123,6 +132,36 @@ def decode_outcome(header: dict, payload: bytes, output: str, limits: Limits) ->
     if status in ("exception", "bad_value"):
         return Outcome(status, message=reply_message(header), output=output)
     raise violation(f"an unknown call status {status!r}")
+
+
+def decode_outcomes(header: dict, payload: bytes, outputs: list[str], calls: int, limits: Limits) -> list[Outcome]:
+    """The ``Outcome`` of each call a batch reply reports (``results``), with the output of each.
+
+    A reply must account for every call of the batch, or stop right after a ``memory`` result;
+    the values must fill the payload exactly. Anything else is a protocol violation.
+    """
+    results = header.get("results")
+    if not isinstance(results, list) or not 0 < len(results) <= calls:
+        raise violation(f"a batch reply without a result per call ({calls} calls)")
+    outcomes, offset = [], 0
+    for number, result in enumerate(results):
+        if not isinstance(result, list) or len(result) != 2:
+            raise violation(f"a result that is not [status, shape or message]: {str(result)[:100]!r}")
+        status, detail = result
+        output = outputs[number] if number < len(outputs) else ""
+        if status == "ok":
+            shape_header = {"shape": detail}
+            count = _count(shape_header, limits)
+            value = _array(shape_header, payload[offset : offset + 8 * count], limits)
+            offset += 8 * count
+            outcomes.append(Outcome("ok", value=value, output=output))
+        else:
+            outcomes.append(decode_outcome({"status": status, "message": detail}, b"", output, limits))
+    if len(results) < calls and outcomes[-1].status != "memory":
+        raise violation(f"a batch reply with {len(results)} results for {calls} calls")
+    if offset != len(payload):
+        raise violation(f"{len(payload)} bytes of values for results that need {offset}")
+    return outcomes
 
 
 def decode_definition(header: dict, payload: bytes, limits: Limits) -> Definition:

@@ -153,6 +153,8 @@ class Worker:
         self.output_total = 0  # its size in bytes, kept or not
         self.output_tail = b""  # bytes that may be the start of a mark split across reads
         self.finished: collections.deque[tuple[bytes, int]] = collections.deque()  # output per reply
+        self.marks = 0  # end-of-output marks seen: calls (or replies) the worker has finished
+        self.batch_calls = 1  # calls answered by the reply awaited (its payload may hold that many results)
         self.cgroup: WorkerCgroup | None = None
         self.oom_kills_before = 0  # the memory cgroup's OOM kill count when the last request was sent
         if sandbox.pids_cgroup is not None or sandbox.memory_cgroup is not None:
@@ -258,14 +260,20 @@ class Worker:
         finally:
             self.poller.unregister(self.request_fd)
 
-    def receive(self, deadline: float) -> tuple[dict, bytes]:
-        """Read and validate one reply frame."""
+    def receive(self, deadline: float, *, progress_after: int | None = None) -> tuple[dict, bytes] | None:
+        """Read and validate one reply frame.
+
+        With ``progress_after=n`` it returns ``None`` instead once more than ``n`` end-of-output
+        marks have been seen (a call of the batch finished: its deadline starts again).
+        """
         while True:
             frame = self._parse()
             if frame is not None:
                 return frame
             if self.exited:
                 raise self._died()
+            if progress_after is not None and self.marks > progress_after:
+                return None
             self._poll(deadline)
 
     def _poll(self, deadline: float) -> list[tuple[int, int]]:
@@ -311,6 +319,7 @@ class Worker:
         while (at := data.find(self.mark)) >= 0:
             self._keep(data[:at])
             self.finished.append(self._take())
+            self.marks += 1
             data = data[at + len(self.mark) :]
         split = _mark_prefix_length(data, self.mark)
         self._keep(data[: len(data) - split])
@@ -328,20 +337,32 @@ class Worker:
         self.output_total = 0
         return taken
 
+    def read_pending_output(self) -> None:
+        """Read what output has arrived (so its marks are counted); bounded, never waits."""
+        ready = select.poll()
+        ready.register(self.output_fd, select.POLLIN)
+        for _ in range(64):
+            if not self.output_open or not ready.poll(0):
+                return
+            self._read_output()
+
     def drain_output(self) -> str:
         """Return what was printed before the reply just received (up to its mark), escaped.
 
         Without a mark (the worker died, timed out, or closed its copy of the pipe) it is
         whatever arrived so far.
         """
-        ready = select.poll()
-        ready.register(self.output_fd, select.POLLIN)
-        for _ in range(64):  # bounded: a background thread may print forever
-            if self.finished or not self.output_open or not ready.poll(0):
-                break
-            self._read_output()
+        if not self.finished:
+            ready = select.poll()
+            ready.register(self.output_fd, select.POLLIN)
+            for _ in range(64):  # bounded: a background thread may print forever
+                if self.finished or not self.output_open or not ready.poll(0):
+                    break
+                self._read_output()
         if self.finished:
             data, total = self.finished.popleft()
+            if not total:
+                return ""
         else:
             self._keep(self.output_tail)
             self.output_tail = b""
@@ -371,7 +392,7 @@ class Worker:
         if not secrets.compare_digest(str(header.get("token", "")), self.token):
             raise violation("a reply without the run's token")
         nbytes = header.get("nbytes")
-        if type(nbytes) is not int or not 0 <= nbytes <= 8 * self.limits.max_result_entries:
+        if type(nbytes) is not int or not 0 <= nbytes <= 8 * self.limits.max_result_entries * self.batch_calls:
             raise violation(f"a payload size of {nbytes!r}")
         end = _HEADER.size + size + nbytes
         if len(self.inbox) < end:

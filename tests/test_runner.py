@@ -340,3 +340,41 @@ def test_captured_output_names_the_temporary_copy_alike_on_every_run(tmp_path, n
         with SubmissionRunner(folder, LIMITS, sandbox=sandbox.detect(namespaces=namespaces)) as runner:
             outputs.append(runner.call("q2_4", "where", {"x": np.array(1.0)}).output)
     assert outputs[0] == outputs[1] and str(tmp_path) not in outputs[0] and "/tmp/" not in outputs[0]
+
+
+BATCHED = '''\
+import os
+import time
+
+
+def die_at_two(x):
+    print("call", x)
+    if x == 2:
+        os._exit(3)
+    return x
+
+
+def slow(x):
+    time.sleep(0.6)
+    return x
+'''
+
+
+def test_a_crash_inside_a_batch_costs_only_its_own_call(tmp_path):
+    folder = make_submission(tmp_path / "s", batched=BATCHED)
+    with SubmissionRunner(folder, LIMITS) as runner:
+        outcomes = runner.call_many("batched", "die_at_two", [{"x": np.array(float(x))} for x in range(5)])
+        # The calls before the crash are made again by the fresh worker, which also makes the rest.
+        assert runner.workers_started == 2
+    assert [o.status for o in outcomes] == ["ok", "ok", "crashed", "ok", "ok"]
+    # os._exit skips flushing what the crashing call printed; every other call has its own output.
+    assert [o.output for o in outcomes] == [f"call {x:.1f}\n" if x != 2 else "" for x in range(5)]
+    assert [float(o.value) for o in outcomes if o.status == "ok"] == [0.0, 1.0, 3.0, 4.0]
+
+
+def test_every_call_of_a_batch_has_the_call_deadline(tmp_path):
+    folder = make_submission(tmp_path / "s", batched=BATCHED)
+    with SubmissionRunner(folder, Limits(call_timeout=1.0)) as runner:
+        outcomes = runner.call_many("batched", "slow", [{"x": np.array(float(x))} for x in range(3)])
+        assert runner.workers_started == 1
+    assert [o.status for o in outcomes] == ["ok"] * 3  # 1.8 s for the batch, 0.6 s per call
