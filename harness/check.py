@@ -32,8 +32,9 @@ import numpy as np
 from harness import claims
 from harness.codecs import EVIDENCE, EXAMPLES
 from harness.errors import InternalError
-from harness.judge import Record, Verdict, diagnose, judge
+from harness.judge import Record, Verdict, diagnose, judge_many
 from harness.oracle import REFERENCE_SOURCES, Oracle
+from harness.runner_codec import EncodedBatch
 from harness.results import ClaimEvidence, Counterexample, ItemResult, as_value
 from harness.search import collect, derived_seed
 from harness.lock import Lock
@@ -107,6 +108,16 @@ WarmUpTask = tuple[str, "str | None", "str | None"]
 """One independent piece of a warm-up: (question id, activation, claim name or None)."""
 
 
+@dataclass(frozen=True)
+class _Survey:
+    """One item's survey as every submission is asked it: the calls, the true values, the inputs' keys and sizes."""
+
+    calls: EncodedBatch
+    wants: list[np.ndarray]
+    keys: list[tuple]
+    sizes: list[tuple[tuple[str, int], ...]]
+
+
 class Checker:
     """Checks the items of one assignment for any number of submissions, remembering what they share."""
 
@@ -131,6 +142,7 @@ class Checker:
         # Drawn inputs depend on these versions too; they are part of every key that holds inputs.
         drawn_by = ("locked", lock.digest) if lock else (hypothesis.__version__, np.__version__)
         self._versions = (*drawn_by, self.seed)
+        self._surveys: dict[tuple, _Survey] = {}
 
     def oracle_for(self, question: Question) -> Oracle:
         """The oracle of the question's model: the spec's, or the question's own (variables, quantities)."""
@@ -268,9 +280,23 @@ class Checker:
                 )
         return None
 
-    def _judge(self, item: DerivativeItem, example: Example, activation: str | None, outcome) -> Verdict:
-        want = self.want(item, example, activation)
-        return judge(want, outcome.status, outcome.value, outcome.message, rtol=item.rtol, atol=item.atol)
+    def _judged(self, item: DerivativeItem, wants: Sequence[np.ndarray], outcomes: Sequence) -> list[Judged]:
+        verdicts = judge_many(wants, outcomes, rtol=item.rtol, atol=item.atol)
+        return [(verdict, outcome.output) for verdict, outcome in zip(verdicts, outcomes)]
+
+    def _survey(self, question: Question, item: DerivativeItem, activation: str | None,
+                parameters: Sequence[str], drawn: Sequence[Example]) -> _Survey:
+        """What every submission is asked at the survey's inputs, prepared once per process."""
+        place = (question.id, item.name, activation, tuple(parameters), len(drawn))
+        found = self._surveys.get(place)
+        if found is None:
+            found = self._surveys[place] = _Survey(
+                calls=EncodedBatch([self.arguments(item, example, activation, parameters) for example in drawn]),
+                wants=[self.want(item, example, activation) for example in drawn],
+                keys=[example.key() for example in drawn],
+                sizes=[_sizes(question.model, example) for example in drawn],
+            )
+        return found
 
     def _check_one(self, question: Question, item: DerivativeItem, answer: Answer, activation: str | None):
         """Survey then shrink for one activation: the number of examples on success, else details."""
@@ -281,17 +307,18 @@ class Checker:
 
         def ask(inputs: Sequence[Example]) -> list[Judged]:
             calls = [self.arguments(item, example, activation, answer.parameters) for example in inputs]
-            outcomes = answer.call_many(calls)
-            return [(self._judge(item, e, activation, o), o.output) for e, o in zip(inputs, outcomes)]
+            wants = [self.want(item, example, activation) for example in inputs]
+            return self._judged(item, wants, answer.call_many(calls))
 
+        asked = self._survey(question, item, activation, answer.parameters, drawn)
         survey: dict[tuple, Judged] = {}
         records = []
-        for example, judged in zip(drawn, ask(drawn)):
+        for index, judged in enumerate(self._judged(item, asked.wants, answer.call_many(asked.calls))):
             if judged[0].kind == "skipped":  # not run after a call that used up its time limit
                 continue
-            survey[example.key()] = judged
-            records.append(Record(_sizes(model, example), self.want(item, example, activation), judged[0]))
-        failing = [(e, survey[e.key()]) for e in drawn if e.key() in survey and not survey[e.key()][0].ok]
+            survey[asked.keys[index]] = judged
+            records.append(Record(asked.sizes[index], asked.wants[index], judged[0]))
+        failing = [(e, survey[key]) for e, key in zip(drawn, asked.keys) if key in survey and not survey[key][0].ok]
         if not failing:
             return len(drawn)
         example, (verdict, output) = failing[0]

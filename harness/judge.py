@@ -59,6 +59,45 @@ def judge(want: np.ndarray, status: str, got: np.ndarray | None, message: str, *
     return Verdict(True, "ok", "", got, max_error, tolerance)
 
 
+def judge_many(wants: Sequence[np.ndarray], outcomes: Sequence, *, rtol: float, atol: float) -> list[Verdict]:
+    """``judge`` of each outcome (``status``, ``value``, ``message``) against its true value, at once.
+
+    The answers that came back with the expected shape are compared in one numpy operation per
+    shape, with the same formulas as ``judge``, so every verdict is the one ``judge`` gives.
+    """
+    verdicts: list[Verdict | None] = [None] * len(outcomes)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, (want, outcome) in enumerate(zip(wants, outcomes)):
+        got = outcome.value
+        if (outcome.status == "ok" and isinstance(got, np.ndarray) and got.dtype == np.float64
+                and got.shape == np.shape(want) and got.size):
+            groups.setdefault(got.shape, []).append(index)
+        else:
+            verdicts[index] = judge(want, outcome.status, got, outcome.message, rtol=rtol, atol=atol)
+    for indices in groups.values():
+        want = np.array([wants[i] for i in indices], dtype=np.float64).reshape(len(indices), -1)
+        got = np.array([outcomes[i].value for i in indices], dtype=np.float64).reshape(len(indices), -1)
+        finite = np.isfinite(want)
+        bad_finite = (~np.isfinite(got) & finite).any(axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            error = np.where(finite, np.abs(got - want), np.where(got == want, 0.0, np.inf))
+            allowed = atol + rtol * np.abs(np.where(finite, want, 0.0))
+            worst = np.argmax(error - allowed, axis=1)
+        rows = np.arange(len(indices))
+        max_errors, tolerances = error[rows, worst].tolist(), allowed[rows, worst].tolist()
+        failed = (error > allowed).any(axis=1).tolist()
+        for row, index in enumerate(indices):
+            received = outcomes[index].value
+            if bad_finite[row]:
+                verdicts[index] = Verdict(False, "nonfinite", "returned nan or inf where the true value is finite",
+                                          received)
+            elif failed[row]:
+                verdicts[index] = Verdict(False, "mismatch", "wrong value", received, max_errors[row], tolerances[row])
+            else:
+                verdicts[index] = Verdict(True, "ok", "", received, max_errors[row], tolerances[row])
+    return verdicts  # type: ignore[return-value]
+
+
 def _shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(n) for n in shape) + ")" if len(shape) != 1 else f"({shape[0]},)"
 

@@ -46,6 +46,7 @@ from harness import uids
 from harness.errors import InternalError, SandboxUnavailable, UsageError
 from harness.runner_codec import (
     Definition,
+    EncodedBatch,
     Outcome,
     check_name,
     decode_definition,
@@ -69,6 +70,7 @@ from harness.runner_transport import (
 __all__ = [
     "WORKER_ENDING",
     "Definition",
+    "EncodedBatch",
     "LeftOut",
     "Limits",
     "Outcome",
@@ -195,10 +197,13 @@ class SubmissionRunner:
         """
         check_name("module", module)
         check_name("name", name)
-        encoded = [encode_arguments(arguments) for arguments in batch]
+        if isinstance(batch, EncodedBatch):
+            encoded, whole = batch.encoded, batch.whole
+        else:
+            encoded, whole = [encode_arguments(arguments) for arguments in batch], None
         outcomes: list[Outcome] = []
         while len(outcomes) < len(encoded):
-            outcomes += self._call_batch(module, name, encoded[len(outcomes) :])
+            outcomes += self._call_batch(module, name, encoded[len(outcomes) :], whole if not outcomes else None)
             fatal = [o for o in outcomes if o.status in WORKER_ENDING]
             if give_up_after is not None and len(fatal) >= give_up_after and len(outcomes) < len(encoded):
                 message = f"not run: an earlier call {fatal[-1].message}"
@@ -218,8 +223,12 @@ class SubmissionRunner:
         self.close()
 
     # ------------------------------------------------------------------------ internals
-    def _call_batch(self, module: str, name: str, encoded: list[tuple[list, bytes]]) -> list[Outcome]:
-        """Run calls until the first one that ends the worker; return the outcomes obtained."""
+    def _call_batch(self, module: str, name: str, encoded: list[tuple[list, bytes]],
+                    whole: tuple[list, bytes] | None = None) -> list[Outcome]:
+        """Run calls until the first one that ends the worker; return the outcomes obtained.
+
+        ``whole`` is ``encode_calls(encoded)`` when the caller has it already.
+        """
         if not (self.copy / f"{module}.py").is_file():
             message = f"the submission has no file {module}.py"
             return [Outcome("exception", message=message) for _ in encoded]
@@ -228,7 +237,7 @@ class SubmissionRunner:
         failure = self._import(module)
         if failure is not None:
             return [Outcome(failure[0], message=failure[1]) for _ in encoded]
-        calls, payload = encode_calls(encoded)
+        calls, payload = whole if whole is not None else encode_calls(encoded)
         header = {"op": "call", "id": None, "module": module, "name": name, "calls": calls}
         marks_before = None
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import keyword
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,7 @@ from harness.runner_transport import Limits, escape_text, memory_message, violat
 
 __all__ = [
     "Definition",
+    "EncodedBatch",
     "Outcome",
     "check_name",
     "decode_definition",
@@ -79,6 +80,25 @@ def encode_arguments(arguments: Mapping[str, np.ndarray]) -> tuple[list, bytes]:
         chunks.append(array.tobytes(order="C"))
         offset += array.nbytes
     return described, b"".join(chunks)
+
+
+class EncodedBatch(Sequence):
+    """The argument mappings of a batch of calls, encoded for the worker once.
+
+    A checker asks every submission the same survey: it encodes it once and hands this to
+    ``SubmissionRunner.call_many`` (any other answer reads it as the sequence of mappings it is).
+    """
+
+    def __init__(self, batch: Sequence[Mapping[str, np.ndarray]]) -> None:
+        self.batch = list(batch)
+        self.encoded = [encode_arguments(arguments) for arguments in self.batch]
+        self.whole = encode_calls(self.encoded)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.batch[index]
+
+    def __len__(self) -> int:
+        return len(self.batch)
 
 
 def encode_calls(encoded: list[tuple[list, bytes]]) -> tuple[list, bytes]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+import harness.runner_transport
 import harness.sandbox
 from harness.grading import GradeOptions, grade_all
 from harness.spec import load_spec
@@ -148,7 +150,9 @@ def test_a_submission_folder_may_be_given_by_any_path(tmp_path, reference_cache)
 
 
 def test_a_worker_that_cannot_start_costs_each_item_as_an_internal_error_not_the_run(tmp_path, monkeypatch, capsys):
+    # Both ways a worker starts: a fresh process (bubblewrap) and a fork of the worker template.
     monkeypatch.setattr(harness.sandbox.Sandbox, "command", lambda self, place, arguments, close_fds: ["/nonexistent/worker"])
+    monkeypatch.setattr(harness.runner_transport, "python_executable", lambda: "/nonexistent/worker")
     submissions = [ROOT / "submissions" / name for name in ("reference_solution", "sample_student")]
     outcome = grade_all([load_spec(SPECS["scalar"])], submissions, tmp_path, GradeOptions(examples=3))
     results = [result for results in outcome.results.values() for result in results]
@@ -156,7 +160,7 @@ def test_a_worker_that_cannot_start_costs_each_item_as_an_internal_error_not_the
     items = [item for result in results for item in result.items]
     assert outcome.internal_errors == len(items) == 14
     assert {item.summary for item in items} == {"internal error of the grader: InternalError"}
-    assert "could not start the submission worker '/nonexistent/worker'" in items[0].diagnosis
+    assert re.search(r"could not start the (submission worker|worker template) '/nonexistent/worker'", items[0].diagnosis)
     assert (tmp_path / "summary.md").exists()
     assert "Traceback" not in capsys.readouterr().err
 
