@@ -208,6 +208,40 @@ def bare(spec_path: str, cache: str, *submissions: str) -> dict:
     return {"seconds": time.perf_counter() - start, "calls": calls}
 
 
+# -- limit: fork a process that has numpy loaded, make the calls: what no harness can beat -----------
+def limit(spec_path: str, cache: str, *submissions: str) -> dict:
+    """Per submission: fork this process (numpy loaded), import the submission, make every call, exit.
+
+    One after the other on one core, the inputs prepared beforehand: the least any isolating
+    grader must do (a fresh process per submission, the students' own calls), with no isolation,
+    no judging, no protocol and no reports.
+    """
+    import numpy as np
+
+    import harness
+
+    work = []
+    for call in harness.survey(harness.load_spec(spec_path), harness.GradeOptions(cache_dir=Path(cache))):
+        module, name = call.question.module, call.item.name
+        parameters = PARAMETERS[(module, name)].split(", ")
+        work.append((module, name, {parameter: call.arguments[parameter] for parameter in parameters}))
+    start = time.perf_counter()
+    for number, submission in enumerate(submissions):
+        child = os.fork()
+        if child == 0:
+            modules = {}
+            for module, function, arguments in work:
+                if module not in modules:
+                    modules[module] = load_module(Path(submission) / f"{module}.py", f"limit{number}_{module}")
+                try:
+                    np.asarray(getattr(modules[module], function)(**arguments), dtype=np.float64)
+                except Exception:
+                    pass
+            os._exit(0)
+        os.waitpid(child, 0)
+    return {"seconds": time.perf_counter() - start, "calls": len(work) * len(submissions)}
+
+
 # -- naive: one Hypothesis test per submission and item, mpmath.diff at every example ---------------
 def naive(spec_path: str, tests: str, rounds: str = "1", drawing: str = "plain") -> dict:
     """Time each requested test; ``tests`` is JSON: [[submission, module, function], ...].
@@ -400,11 +434,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-inputs", choices=["plain", "harness"], default="plain",
                         help="the naive tests' strategy: plain floats (default) or the harness's own")
     parser.add_argument("--seed", type=int, default=5, help="seed of the synthetic class")
+    parser.add_argument("--large", type=int, default=1000, metavar="N",
+                        help="also grade a class of N (0: not), in the --large-editions")
+    parser.add_argument("--large-editions", nargs="+", choices=sorted(SPECS), default=["scalar"])
     parser.add_argument("--internal", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.internal:
         mode, *rest = args.internal
-        print(json.dumps({"bare": bare, "naive": naive}[mode](*rest)))
+        print(json.dumps({"bare": bare, "limit": limit, "naive": naive}[mode](*rest)))
         return 0
 
     print(f"machine: {machine()}")
@@ -413,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as temporary:
         work = Path(temporary)
-        manifest = make_class(work / "class", max(args.sizes), args.seed)
+        manifest = make_class(work / "class", max(args.sizes + [args.large]), args.seed)
         names = sorted(manifest)
         mistakes = Counter(v for name in names for v in manifest[name].values() if v != "correct")
         correct = sum(all(v == "correct" for v in manifest[name].values()) for name in names)
@@ -422,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         starts = {n: process_starts(n) for n in args.sizes}
         for edition in args.editions:
             spec = SPECS[edition]
-            costs = naive_costs(spec, work / "class", manifest, names[: max(args.sizes)], args.naive_inputs)
+            costs = naive_costs(spec, work / "class", manifest, names, args.naive_inputs)
             check = names[: args.naive_check]
             checked = internal("naive", str(spec), json.dumps(
                 [[str(work / "class" / name), m, f] for name in check for m, f in tests_of(spec)]), "1",
@@ -431,24 +468,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{edition}: naive on the first {len(check)} submissions: measured {measured_check:.1f} s, "
                   f"sum of per-test times {naive_sum(spec, manifest, check, costs):.1f} s "
                   f"(peak {checked['peak_kib'] >> 10} MiB)", flush=True)
-            for n in args.sizes:
+            sizes = list(args.sizes) + ([args.large] if args.large and edition in args.large_editions else [])
+            for n in sizes:
                 subset = [work / "class" / name for name in names[:n]]
                 cache = work / f"cache-{edition}-{n}"
                 cold, cold_peak = harness_run(spec, subset, cache, work / "out", args.jobs)
                 warm, warm_peak = harness_run(spec, subset, cache, work / "out", args.jobs)
                 calls = internal("bare", str(spec), str(cache), *map(str, subset))
+                bound = internal("limit", str(spec), str(cache), *map(str, subset))
+                if n not in starts:
+                    starts[n] = process_starts(n)
                 row = {
                     "edition": edition, "n": n, "cold": cold, "warm": warm,
                     "naive": naive_sum(spec, manifest, names[:n], costs),
                     "bare": calls["seconds"] + starts[n], "bare_calls": calls["seconds"], "starts": starts[n],
+                    "limit": bound["seconds"],
                     "peak": max(cold_peak, warm_peak) >> 10, "naive_peak": checked["peak_kib"] >> 10,
                     "bare_peak": calls["peak_kib"] >> 10,
                 }
                 rows.append(row)
                 print(_row(row), flush=True)
+            subset = [work / "class" / name for name in names[: max(args.sizes)]]
+            cache = work / f"cache-{edition}-{max(args.sizes)}"
             one_job, _ = harness_run(spec, subset, cache, work / "out", 1)
-            rows[-1]["warm_one_job"] = one_job
-            print(f"{edition}, N = {n}, warm cache, --jobs 1: {one_job:.1f} s", flush=True)
+            row = next(r for r in rows if r["edition"] == edition and r["n"] == max(args.sizes))
+            row["warm_one_job"] = one_job
+            print(f"{edition}, N = {row['n']}, warm cache, --jobs 1: {one_job:.1f} s", flush=True)
         single_cache = work / "cache-single"
         single = [SPECS["scalar"], ROOT / "submissions" / "sample_student"]
         harness_run(single[0], single[1:], single_cache, work / "single", args.jobs)
@@ -457,9 +502,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows))
     for row in rows:
         if "warm_one_job" in row:
-            print(f"\n{row['edition']}, N = {row['n']}, warm cache, harness --jobs 1 (one core, like naive and "
-                  f"bare): {row['warm_one_job']:.1f} s, naive / harness {row['naive'] / row['warm_one_job']:.0f}×, "
-                  f"harness / bare {row['warm_one_job'] / row['bare']:.1f}×")
+            print(f"\n{row['edition']}, N = {row['n']}, warm cache, harness --jobs 1 (one core, like naive, bare "
+                  f"and the limit): {row['warm_one_job']:.1f} s, naive / harness {row['naive'] / row['warm_one_job']:.0f}×, "
+                  f"harness / limit {row['warm_one_job'] / row['limit']:.1f}×")
     print(f"\nsingle student, warm cache (harness grade specs/q2_neural_networks.yaml "
           f"submissions/sample_student): {single_warm:.2f} s")
     return 0
@@ -470,8 +515,8 @@ def _load() -> str:
 
 
 HEADER = ("| edition | N | harness cold s (sub/s) | harness warm s (sub/s) | cold − warm s | naive s (sub/s) "
-          "| bare s (calls + starts) | naive / warm | naive / cold | warm / bare | cold / bare "
-          "| peak MiB harness · naive · bare |")
+          "| limit s (fork + calls) | bare s (calls + starts) | naive / warm | naive / cold | warm / limit "
+          "| cold / limit | warm / bare | peak MiB harness · naive · bare |")
 
 
 def _row(row: dict) -> str:
@@ -481,9 +526,11 @@ def _row(row: dict) -> str:
     return (
         f"| {row['edition']} | {row['n']} | {rate(row['cold'])} | {rate(row['warm'])} "
         f"| {row['cold'] - row['warm']:.1f} "
-        f"| {rate(row['naive'])} | {row['bare']:.1f} ({row['bare_calls']:.2f} + {row['starts']:.1f}) "
+        f"| {rate(row['naive'])} | {row['limit']:.2f} "
+        f"| {row['bare']:.1f} ({row['bare_calls']:.2f} + {row['starts']:.1f}) "
         f"| {row['naive'] / row['warm']:.0f}× | {row['naive'] / row['cold']:.0f}× "
-        f"| {row['warm'] / row['bare']:.1f}× | {row['cold'] / row['bare']:.1f}× "
+        f"| {row['warm'] / row['limit']:.1f}× | {row['cold'] / row['limit']:.1f}× "
+        f"| {row['warm'] / row['bare']:.2f}× "
         f"| {row['peak']} · {row['naive_peak']} · {row['bare_peak']} |"
     )
 
