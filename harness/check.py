@@ -117,6 +117,14 @@ class _Survey:
     keys: list[tuple]
     sizes: list[tuple[tuple[str, int], ...]]
 
+    @property
+    def stacked(self) -> np.ndarray | None:
+        """The true values as one array (a row each) when they share a shape, else ``None``."""
+        if "_stacked" not in self.__dict__:
+            same = len({np.shape(want) for want in self.wants}) == 1
+            object.__setattr__(self, "_stacked", np.array(self.wants, dtype=np.float64) if same else None)
+        return self.__dict__["_stacked"]
+
 
 class Checker:
     """Checks the items of one assignment for any number of submissions, remembering what they share."""
@@ -280,8 +288,9 @@ class Checker:
                 )
         return None
 
-    def _judged(self, item: DerivativeItem, wants: Sequence[np.ndarray], outcomes: Sequence) -> list[Judged]:
-        verdicts = judge_many(wants, outcomes, rtol=item.rtol, atol=item.atol)
+    def _judged(self, item: DerivativeItem, wants: Sequence[np.ndarray], outcomes: Sequence,
+                stacked: np.ndarray | None = None) -> list[Judged]:
+        verdicts = judge_many(wants, outcomes, rtol=item.rtol, atol=item.atol, stacked=stacked)
         return [(verdict, outcome.output) for verdict, outcome in zip(verdicts, outcomes)]
 
     def _survey(self, question: Question, item: DerivativeItem, activation: str | None,
@@ -313,7 +322,7 @@ class Checker:
         asked = self._survey(question, item, activation, answer.parameters, drawn)
         survey: dict[tuple, Judged] = {}
         records = []
-        for index, judged in enumerate(self._judged(item, asked.wants, answer.call_many(asked.calls))):
+        for index, judged in enumerate(self._judged(item, asked.wants, answer.call_many(asked.calls), asked.stacked)):
             if judged[0].kind == "skipped":  # not run after a call that used up its time limit
                 continue
             survey[asked.keys[index]] = judged

@@ -59,11 +59,13 @@ def judge(want: np.ndarray, status: str, got: np.ndarray | None, message: str, *
     return Verdict(True, "ok", "", got, max_error, tolerance)
 
 
-def judge_many(wants: Sequence[np.ndarray], outcomes: Sequence, *, rtol: float, atol: float) -> list[Verdict]:
+def judge_many(wants: Sequence[np.ndarray], outcomes: Sequence, *, rtol: float, atol: float,
+               stacked: np.ndarray | None = None) -> list[Verdict]:
     """``judge`` of each outcome (``status``, ``value``, ``message``) against its true value, at once.
 
     The answers that came back with the expected shape are compared in one numpy operation per
     shape, with the same formulas as ``judge``, so every verdict is the one ``judge`` gives.
+    ``stacked`` is ``wants`` as one float64 array, one row per entry, when they share a shape.
     """
     verdicts: list[Verdict | None] = [None] * len(outcomes)
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -75,7 +77,10 @@ def judge_many(wants: Sequence[np.ndarray], outcomes: Sequence, *, rtol: float, 
         else:
             verdicts[index] = judge(want, outcome.status, got, outcome.message, rtol=rtol, atol=atol)
     for indices in groups.values():
-        want = np.array([wants[i] for i in indices], dtype=np.float64).reshape(len(indices), -1)
+        if stacked is not None and len(indices) == len(wants):
+            want = stacked.reshape(len(indices), -1)
+        else:
+            want = np.array([wants[i] for i in indices], dtype=np.float64).reshape(len(indices), -1)
         got = np.array([outcomes[i].value for i in indices], dtype=np.float64).reshape(len(indices), -1)
         finite = np.isfinite(want)
         bad_finite = (~np.isfinite(got) & finite).any(axis=1)

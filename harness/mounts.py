@@ -9,6 +9,7 @@ Both the bubblewrap mode (``bwrap_arguments``) and the harness's own namespace l
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import sysconfig
@@ -66,6 +67,12 @@ def _inside(path: str, folders: list[str]) -> bool:
 
 def python_mounts() -> list[Mount]:
     """The binds and symlinks the worker's Python and numpy need, outermost folders only."""
+    return list(_python_mounts(sys.executable, sys.prefix))
+
+
+@functools.lru_cache(maxsize=None)
+def _python_mounts(executable: str, prefix: str) -> tuple[Mount, ...]:
+    """``python_mounts`` for this interpreter (once per process: every worker needs the same)."""
     import numpy  # the worker needs it; so does the harness, so this costs nothing
 
     mounts: list[Mount] = []
@@ -102,7 +109,7 @@ def python_mounts() -> list[Mount]:
             continue
         seen.add(link)
         mounts.append(("symlink", target, link))
-    return mounts
+    return tuple(mounts)
 
 
 def bwrap_arguments(bwrap: str, submission_copy: Path | None) -> list[str]:

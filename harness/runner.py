@@ -244,7 +244,10 @@ class SubmissionRunner:
             request_id = self._send(header, payload)
             marks_before = self._worker.marks
             reply, values = self._receive(request_id, None, batch=len(encoded))
-            outputs = [self._worker.drain_output() for _ in range(min(len(encoded), self._worker.marks - marks_before))]
+            results = reply.get("results")
+            # Each call's mark is in the output pipe before the reply: one output per result.
+            made = min(len(results), len(encoded)) if isinstance(results, list) else 0
+            outputs = [self._worker.drain_output() for _ in range(made)]
             outcomes = decode_outcomes(reply, values, outputs, len(encoded), self.limits)
         except WorkerFailure as failure:
             return self._batch_failed(module, name, encoded, failure, marks_before)
@@ -311,25 +314,37 @@ class SubmissionRunner:
         return worker.next_id
 
     def _receive(self, request_id: int, index: int | None, *, batch: int | None = None) -> tuple[dict, bytes]:
-        """The reply to ``request_id``; for a batch of calls, each call has the call deadline."""
+        """The reply to ``request_id``; in a batch of ``batch`` calls, each call has the call deadline.
+
+        A batch is answered at once; at a deadline the marks the worker wrote as calls finished
+        tell whether the call running now started later, and so has time left.
+        """
         worker = self._worker
-        progress = None if batch is None else worker.marks
 
-        def awaited(deadline: float) -> tuple[dict, bytes] | None:
-            found = worker.receive(deadline, progress_after=progress)
-            while found is not None and _earlier(found[0], request_id, index):  # see the module docstring
+        def awaited(deadline: float) -> tuple[dict, bytes]:
+            reply, payload = worker.receive(deadline)
+            while _earlier(reply, request_id, index):  # see the module docstring
                 worker.drain_output()
-                found = worker.receive(deadline, progress_after=progress)
-            if found is not None and (found[0].get("id") != request_id or found[0].get("index") != index):
-                raise violation(f"a reply to request {found[0].get('id')!r}/{found[0].get('index')!r} "
-                                f"during request {request_id}")
-            return found
+                reply, payload = worker.receive(deadline)
+            if reply.get("id") != request_id or reply.get("index") != index:
+                raise violation(f"a reply to request {reply.get('id')!r}/{reply.get('index')!r} during request {request_id}")
+            return reply, payload
 
-        worker.batch_calls = batch or 1
+        if batch is None:
+            return self._timed(awaited)
+        worker.batch_calls = batch
+        progress, since = worker.marks, None
         try:
-            while (found := self._timed(awaited)) is None:
-                progress = worker.marks  # a call of the batch finished: the next one's deadline starts
-            return found
+            while True:
+                try:
+                    return self._timed(awaited, since=since)
+                except WorkerFailure as failure:
+                    if failure.status != "timeout" or failure.budget_spent:
+                        raise
+                    worker.read_pending_output()
+                    if worker.marks == progress:
+                        raise
+                    progress, since = worker.marks, worker.last_mark_at  # the running call began then
         finally:
             worker.batch_calls = 1
 
@@ -339,20 +354,24 @@ class SubmissionRunner:
     def _out_of_time_message(self) -> str:
         return f"submission time limit of {self.limits.submission_timeout:g} s used up"
 
-    def _timed(self, action):
-        """Run ``action(deadline)`` under the call and submission deadlines; charge the time."""
+    def _timed(self, action, *, since: float | None = None):
+        """Run ``action(deadline)`` under the call and submission deadlines; charge the time.
+
+        The call deadline counts from ``since`` when given (a call of a batch that began then).
+        """
         remaining = self.limits.submission_timeout - self.spent
         if remaining <= 0:
             failure = WorkerFailure("timeout", self._out_of_time_message())
             failure.budget_spent = True
             raise failure
-        budget = min(self.limits.call_timeout, remaining)
         start = time.monotonic()
+        call_budget = self.limits.call_timeout - (start - since if since is not None else 0.0)
+        budget = min(call_budget, remaining)
         try:
             return action(start + budget)
         except WorkerFailure as failure:
             if failure.status == "timeout":
-                failure.budget_spent = budget < self.limits.call_timeout
+                failure.budget_spent = remaining < call_budget
                 if failure.budget_spent:
                     failure.message = self._out_of_time_message()
                 else:

@@ -163,24 +163,30 @@ def decode_outcomes(header: dict, payload: bytes, outputs: list[str], calls: int
     results = header.get("results")
     if not isinstance(results, list) or not 0 < len(results) <= calls:
         raise violation(f"a batch reply without a result per call ({calls} calls)")
+    counts: dict[tuple, int] = {}  # each distinct shape validated once
     outcomes, offset = [], 0
+    values = np.frombuffer(payload, dtype="<f8") if len(payload) % 8 == 0 else None
     for number, result in enumerate(results):
         if not isinstance(result, list) or len(result) != 2:
             raise violation(f"a result that is not [status, shape or message]: {str(result)[:100]!r}")
         status, detail = result
         output = outputs[number] if number < len(outputs) else ""
         if status == "ok":
-            shape_header = {"shape": detail}
-            count = _count(shape_header, limits)
-            value = _array(shape_header, payload[offset : offset + 8 * count], limits)
-            offset += 8 * count
+            shape = tuple(detail) if isinstance(detail, list) and all(type(n) is int for n in detail) else None
+            count = counts.get(shape) if shape is not None else None
+            if count is None:
+                count = counts[shape] = _count({"shape": detail}, limits)
+            if values is None or 8 * (offset + count) > len(payload):
+                raise violation(f"{len(payload)} bytes of values for results that need more")
+            value = values[offset : offset + count].astype(np.float64).reshape(shape)
+            offset += count
             outcomes.append(Outcome("ok", value=value, output=output))
         else:
             outcomes.append(decode_outcome({"status": status, "message": detail}, b"", output, limits))
     if len(results) < calls and outcomes[-1].status != "memory":
         raise violation(f"a batch reply with {len(results)} results for {calls} calls")
-    if offset != len(payload):
-        raise violation(f"{len(payload)} bytes of values for results that need {offset}")
+    if 8 * offset != len(payload):
+        raise violation(f"{len(payload)} bytes of values for results that need {8 * offset}")
     return outcomes
 
 

@@ -52,6 +52,7 @@ _MAX_REPLY_HEADER = 64 << 10
 _OUTPUT_FLOOD_FACTOR = 128  # a call printing more than this many times output_bytes is stopped
 _READ_CHUNK = 1 << 16
 _REAPING_SECONDS = 5.0  # how long the kernel may take to empty a killed PID namespace
+_OUTPUT_PAUSE = 0.005  # after reading output, read it again this much later at the soonest
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,9 @@ class Worker:
         self.output_tail = b""  # bytes that may be the start of a mark split across reads
         self.finished: collections.deque[tuple[bytes, int]] = collections.deque()  # output per reply
         self.marks = 0  # end-of-output marks seen: calls (or replies) the worker has finished
+        self.last_mark_at = 0.0  # when the last of them was read
         self.batch_calls = 1  # calls answered by the reply awaited (its payload may hold that many results)
         self.cgroup: WorkerCgroup | None = None
-        self.oom_kills_before = 0  # the memory cgroup's OOM kill count when the last request was sent
         if sandbox.pids_cgroup is not None or sandbox.memory_cgroup is not None:
             try:
                 self.cgroup = WorkerCgroup(
@@ -194,6 +195,8 @@ class Worker:
         self.poller.register(self.reply_fd, select.POLLIN)
         self.poller.register(self.output_fd, select.POLLIN)
         self.output_open = True
+        self.output_polled = True  # registered with the poller (see _poll)
+        self.output_quiet_until = 0.0
         # A child the student forked keeps the reply pipe open after the worker dies; without a
         # pidfd (Linux < 5.3) that death is noticed only when the call's deadline expires.
         try:
@@ -243,7 +246,6 @@ class Worker:
         """Write one request frame, reading output meanwhile so neither side can block the other."""
         data = json.dumps(dict(header, nbytes=len(payload))).encode()
         view = memoryview(_HEADER.pack(len(data)) + data + payload)
-        self.oom_kills_before = self.cgroup.oom_kills() if self.cgroup is not None else 0
         self.poller.register(self.request_fd, select.POLLOUT)
         try:
             while view:
@@ -260,26 +262,33 @@ class Worker:
         finally:
             self.poller.unregister(self.request_fd)
 
-    def receive(self, deadline: float, *, progress_after: int | None = None) -> tuple[dict, bytes] | None:
-        """Read and validate one reply frame.
-
-        With ``progress_after=n`` it returns ``None`` instead once more than ``n`` end-of-output
-        marks have been seen (a call of the batch finished: its deadline starts again).
-        """
+    def receive(self, deadline: float) -> tuple[dict, bytes]:
+        """Read and validate one reply frame."""
         while True:
             frame = self._parse()
             if frame is not None:
                 return frame
             if self.exited:
                 raise self._died()
-            if progress_after is not None and self.marks > progress_after:
-                return None
             self._poll(deadline)
 
     def _poll(self, deadline: float) -> list[tuple[int, int]]:
-        remaining = deadline - time.monotonic()
+        """Wait for the worker (up to ``deadline``) and read what it sent.
+
+        Output is read at most every ``_OUTPUT_PAUSE`` seconds while replies are awaited: a batch
+        writes a mark per call, and waking for each would cost more than the calls. (A worker
+        that fills the pipe meanwhile waits that long at most.)
+        """
+        now = time.monotonic()
+        remaining = deadline - now
         if remaining <= 0:
             raise WorkerFailure("timeout", "")
+        if self.output_open and not self.output_polled:
+            if now >= self.output_quiet_until:
+                self.poller.register(self.output_fd, select.POLLIN)
+                self.output_polled = True
+            else:
+                remaining = min(remaining, self.output_quiet_until - now)
         events = self.poller.poll(max(1, math.ceil(remaining * 1000)))
         for fd, _ in events:
             if fd == self.output_fd:
@@ -287,6 +296,10 @@ class Worker:
                 flood = self.limits.output_bytes * _OUTPUT_FLOOD_FACTOR
                 if self.output_total > flood:
                     raise WorkerFailure("output_limit", f"printed more than {format_bytes(flood)} of output; stopped")
+                if self.output_open and self.output_polled:
+                    self.poller.unregister(self.output_fd)
+                    self.output_polled = False
+                    self.output_quiet_until = time.monotonic() + _OUTPUT_PAUSE
             elif fd == self.reply_fd:
                 self._read_replies(1)
             elif fd == self.exit_fd:
@@ -312,7 +325,9 @@ class Worker:
             return
         if not data:
             if self.output_open:
-                self.poller.unregister(self.output_fd)
+                if self.output_polled:
+                    self.poller.unregister(self.output_fd)
+                    self.output_polled = False
                 self.output_open = False
             return
         data = self.output_tail + data
@@ -320,6 +335,7 @@ class Worker:
             self._keep(data[:at])
             self.finished.append(self._take())
             self.marks += 1
+            self.last_mark_at = time.monotonic()
             data = data[at + len(self.mark) :]
         split = _mark_prefix_length(data, self.mark)
         self._keep(data[: len(data) - split])
@@ -407,7 +423,7 @@ class Worker:
         except subprocess.TimeoutExpired:
             return WorkerFailure("crashed", "the worker closed its reply channel")
         killed = code in (-signal.SIGKILL, 128 + signal.SIGKILL)
-        if killed and self.cgroup is not None and self.cgroup.oom_kills() > self.oom_kills_before:
+        if killed and self.cgroup is not None and self.cgroup.oom_kills() > 0:  # each worker's cgroup is new
             return WorkerFailure("memory", f"{memory_message(self.limits)} (the worker and its child processes together)")
         return WorkerFailure("crashed", _describe_exit(code, self.limits))
 
