@@ -272,11 +272,11 @@ class Worker:
         """
         module_name, name = request["module"], request["name"]
         results, values = [], []
+        flat = self._frombuffer(payload, dtype="<f8")
+        numbers = flat.tolist()  # every entry as a Python float: scalars are taken from here
         for spec in request["calls"]:
             try:
-                arguments = {
-                    key: self.argument(payload, offset, shape, kind) for key, offset, shape, *kind in spec
-                }
+                arguments = {key: self.argument(flat, numbers, offset, shape, kind) for key, offset, shape, *kind in spec}
                 status, array, message = self.run(module_name, name, arguments)
             except MemoryError:
                 status, array, message = "memory", None, "MemoryError"
@@ -290,16 +290,18 @@ class Worker:
                 break
         self.reply({"id": request["id"], "index": None, "results": results}, b"".join(values), marked=False)
 
-    def argument(self, payload, offset, shape, kind=()):
+    def argument(self, flat, numbers, offset, shape, kind=()):
+        """One argument: a float (an int for labels) when it is a scalar, else a fresh float64 array."""
+        start = offset // 8
+        if not shape:
+            return int(numbers[start]) if kind == ["int64"] else numbers[start]
         count = 1
         for size in shape:
             count *= size
-        array = self._frombuffer(payload, dtype="<f8", count=count, offset=offset)
-        array = array.reshape(shape).copy()  # fresh and writable: mutation cannot leak
-        if list(kind) == ["int64"]:  # labels: whole numbers sent as float64
-            array = array.astype(self._int64)
-            return int(array) if array.ndim == 0 else array
-        return float(array) if array.ndim == 0 else array
+        array = flat[start : start + count].reshape(shape).copy()  # fresh and writable: mutation cannot leak
+        if kind == ["int64"]:  # labels: whole numbers sent as float64
+            return array.astype(self._int64)
+        return array
 
     def run(self, module_name, name, arguments):
         imported = self.import_module(module_name)

@@ -46,12 +46,12 @@ def write_submission(out: Path, result: SubmissionResult, visibility: dict[str, 
 
 
 CLASS_FILES = ("summary.md", "summary.html", "grades.csv", "mistakes.csv")
-"""The class files ``write_class`` writes, besides the chart (``CHART_FILE``, with matplotlib)."""
+"""The class files ``write_class`` writes, besides the chart (``CHART_FILE``) when a submission was graded."""
 
 
 def write_class(out: Path, results: Sequence[SubmissionResult]) -> None:
     """The class's files for every finished submission: ``summary.md``, ``summary.html`` (with the
-    chart ``totals.svg`` when matplotlib is installed), ``grades.csv`` and ``mistakes.csv``."""
+    chart ``totals.svg`` when a submission was graded), ``grades.csv`` and ``mistakes.csv``."""
     ordered = sorted(results, key=lambda r: r.submission)
     graded = graded_results(ordered)
     chart = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -32,11 +31,11 @@ def reference_cache() -> Path:
 
 @pytest.fixture(scope="session")
 def class_files() -> set[str]:
-    """The class-wide files a finished run writes: the summaries, the CSVs, the chart with matplotlib."""
+    """The class-wide files a finished run writes: the summaries, the CSVs, the chart of the totals."""
     from harness.outputs import CLASS_FILES
     from harness.report.summary import CHART_FILE
 
-    return set(CLASS_FILES) | ({CHART_FILE} if importlib.util.find_spec("matplotlib") else set())
+    return set(CLASS_FILES) | {CHART_FILE}
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 All take the results of one assignment (one spec file), one row per submission sorted by folder
 name, one column per item in the spec's order. The summary is built once as a few blocks
 (headings, paragraphs, tables, a text histogram) and rendered twice: markdown for GitHub and the
-terminal, a self-contained HTML page for a TA's browser (with the chart inlined when matplotlib
-is installed; ``harness.report.charts``). Its text never depends on the chart.
+terminal, a self-contained HTML page for a TA's browser (with the chart inlined;
+``harness.report.charts``). Its text never depends on the chart.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from harness.report.markdown import (
 from harness.results import ItemResult, RunSettings, SubmissionResult
 
 CHART_FILE = "totals.svg"
-"""The chart of the totals' distribution, beside summary.md (written when matplotlib is installed)."""
+"""The chart of the totals' distribution, beside summary.md (written when a submission was graded)."""
 
 MAX_NAMES = 20
 """Submissions named per mistake in the summary; mistakes.csv lists every one."""
