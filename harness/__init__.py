@@ -86,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "default_cache_dir": "harness.cache",
     "format_bytes": "harness.runner",
     "detect_isolation": "harness.sandbox",
+    "prestart_workers": "harness.template",
     "ISOLATION_CHOICES": "harness.sandbox",
     # errors
     "FormulaError": "harness.errors",
@@ -155,6 +156,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names load o
     )
     from harness.runner import Limits, format_bytes
     from harness.sandbox import ISOLATION_CHOICES, detect_isolation
+    from harness.template import prestart_workers
     from harness.strategies import input_strategy
     from harness.writeup import Writeup, load_writeup
     from harness.spec import Assignment, ClaimItem, DerivativeItem, Item, Question, load_spec, load_spec_text

@@ -14,7 +14,8 @@ and is confined before any student code runs, exactly as a worker started afresh
 2. mode ``namespaces``: ``_confine.launch``: new namespaces, process 1 forked, a fresh read-only
    root, its own uid (as root), no capabilities, ``no_new_privs``; mode ``uid``: the
    submission's uid and ``no_new_privs``; mode ``process`` (trusted code): nothing more;
-3. the worker's main loop (``_worker.main``) on the request and reply pipes.
+3. the worker's main loop (``_worker.main``) on the request and reply pipes (or, for a
+   ``probe`` config, one line saying its pid and uid: how ``harness.sandbox`` tests a mode).
 
 Protocol on CONTROL_FD (an ``AF_UNIX`` ``SOCK_SEQPACKET`` socket, one JSON object per message):
 the grader sends ``{"op": "spawn", "config": ...}`` with the worker's three pipe ends attached
@@ -112,9 +113,10 @@ def _child(config, template, request_fd, reply_fd, output_fd):
         os.chdir(config["cwd"])
         argv = ["_worker.py", str(request_fd), str(reply_fd), config["submission"], json.dumps(config["limits"])]
         mode = config["mode"]
+        serve = _probe if config.get("probe") else lambda: _init(argv)
         if mode == "namespaces":
             confine = dict(config["confine"], close_fds=[request_fd, reply_fd])
-            os._exit(_confine.launch(confine, lambda: _init(argv)))
+            os._exit(_confine.launch(confine, serve))
         if mode == "uid":
             _confine._drop_privileges({"uid": config["uid"]})
         elif mode != "process":
@@ -122,7 +124,13 @@ def _child(config, template, request_fd, reply_fd, output_fd):
     except BaseException as error:  # noqa: BLE001 - anything before the worker: say what, exit 125
         os.write(2, f"template: {error}\n".encode(errors="replace"))
         os._exit(_FAILED)
-    _serve(argv)
+    _probe() if config.get("probe") else _serve(argv)
+
+
+def _probe():
+    """What ``harness.sandbox`` probes a mode with: where this confined child runs, then exit."""
+    os.write(1, f"{os.getpid()} {os.getuid()} numpy {numpy.__version__}\n".encode())
+    os._exit(0)
 
 
 def _init(argv):

@@ -26,22 +26,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import hypothesis
 import numpy as np
 
 from harness import claims
-from harness.codecs import EVIDENCE, EXAMPLES
+from harness.codecs import EVIDENCE, EXAMPLES, SURVEY, Survey
 from harness.errors import InternalError
 from harness.judge import Record, Verdict, diagnose, judge_many
 from harness.oracle import REFERENCE_SOURCES, Oracle
 from harness.runner_codec import EncodedBatch
 from harness.results import ClaimEvidence, Counterexample, ItemResult, as_value
-from harness.search import collect, derived_seed
+from harness.example import Example, derived_seed, hypothesis_version
 from harness.lock import Lock
 from harness.shrink import NOT_SHRUNK, Judged, Shrinker, shrink_locked
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Question
 from harness.store import Memory, Store, source_digest
-from harness.strategies import Example, examples
 
 CHECK_SOURCES = REFERENCE_SOURCES + ("check", "claims", "codecs", "judge", "results", "search", "shrink", "strategies")
 """The modules whose code determines survey inputs, claims' evidence and shrink paths."""
@@ -148,7 +146,7 @@ class Checker:
         self.lock = lock
         """The locked inputs, when grading uses a lock (``harness.lock``): then Hypothesis is not used."""
         # Drawn inputs depend on these versions too; they are part of every key that holds inputs.
-        drawn_by = ("locked", lock.digest) if lock else (hypothesis.__version__, np.__version__)
+        drawn_by = ("locked", lock.digest) if lock else (hypothesis_version(), np.__version__)
         self._versions = (*drawn_by, self.seed)
         self._surveys: dict[tuple, _Survey] = {}
 
@@ -176,14 +174,31 @@ class Checker:
         """
         if self.lock is not None:
             return self.lock.draw(question.id, activation, count)
-        total = max([count, *(self.example_count(item) for item in question.items)])
+        place, total = self._draw_place(question, activation, count)
 
         def compute() -> list[Example]:
+            from harness.search import collect
+            from harness.strategies import examples
+
             strategy = examples(question.model, activation)
             return collect(strategy, self.seed_for(question, activation), total)
 
-        place = ("draw", *self._versions, question.id, activation, total)
         return self.memory.remember(place, compute, EXAMPLES)[:count]
+
+    def _draw_place(self, question: Question, activation: str | None, count: int = 0) -> tuple[tuple, int]:
+        """Where the store keeps a question's survey inputs, and how many it draws."""
+        total = max([count, *(self.example_count(item) for item in question.items)])
+        return ("draw", *self._versions, question.id, activation, total), total
+
+    def is_warm(self) -> bool:
+        """Whether the store holds every survey's inputs already (a warm-up would only read them back)."""
+        if self.lock is not None:
+            return True
+        return all(
+            self.memory.read(self._draw_place(question, activation)[0], EXAMPLES) is not None
+            for question in self.assignment.questions for activation in question.activations or (None,)
+            if any(isinstance(item, DerivativeItem) for item in question.items)
+        )
 
     def arguments(
         self, item: DerivativeItem, example: Example, activation: str | None, parameters: Sequence[str],
@@ -299,10 +314,15 @@ class Checker:
         place = (question.id, item.name, activation, tuple(parameters), len(drawn))
         found = self._surveys.get(place)
         if found is None:
+
+            def compute() -> Survey:
+                return ([self.arguments(item, example, activation, parameters) for example in drawn],
+                        [self.want(item, example, activation) for example in drawn])
+
+            # One store entry instead of a reference look-up per input and argument.
+            calls, wants = self.memory.remember(("survey", *self._versions, *place), compute, SURVEY)
             found = self._surveys[place] = _Survey(
-                calls=EncodedBatch([self.arguments(item, example, activation, parameters) for example in drawn]),
-                wants=[self.want(item, example, activation) for example in drawn],
-                keys=[example.key() for example in drawn],
+                calls=EncodedBatch(calls), wants=wants, keys=[example.key() for example in drawn],
                 sizes=[_sizes(question.model, example) for example in drawn],
             )
         return found
@@ -335,7 +355,11 @@ class Checker:
             example, (verdict, output) = shrink_locked(model, activation, drawn, survey, ask)
         elif verdict.kind not in NOT_SHRUNK:
             place = ("shrink", *self._versions, question.id, item.name, activation)
-            strategy = examples(model, activation)
+            def strategy():
+                from harness.strategies import examples
+
+                return examples(model, activation)
+
             seed = self.seed_for(question, activation)
             shrunk = self.shrinker.shrink(place, strategy, seed, count, drawn, survey, ask)
             if shrunk is not None:

@@ -13,14 +13,11 @@ import random
 from collections.abc import Callable
 
 import numpy as np
-from hypothesis import Phase, find
-from hypothesis.errors import NoSuchExample
 
 from harness.oracle import Oracle
 from harness.results import ClaimEvidence, as_value
-from harness.search import no_local_constants, search_settings
 from harness.spec import ClaimItem, Question
-from harness.strategies import Example, examples, values_at, within_float64_range
+from harness.example import Example
 
 _PAIR_SEED = 0xC1A1  # the pair search's seed differs from the survey's for the same question
 MIN_PAIRS = 100
@@ -39,6 +36,12 @@ def establish(
     ``seed_for(activation)`` is the question's survey seed; ``first_drawn(activation)`` its first
     surveyed input (the pair shown when the claim is false).
     """
+    from hypothesis import Phase, find  # only when the evidence is not remembered
+    from hypothesis.errors import NoSuchExample
+
+    from harness.search import no_local_constants, search_settings
+    from harness.strategies import examples, values_at, within_float64_range
+
     model = oracle.model
     activations = question.activations or (None,)
     count = max(count, MIN_PAIRS)

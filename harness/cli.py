@@ -206,6 +206,8 @@ def _grade(args: argparse.Namespace) -> int:
         require_sandbox=args.require_sandbox, junit=args.junit, isolation=args.isolation,
         trusted_code=args.trusted_code,
     )
+    if (config.isolation or "auto") != "bubblewrap":
+        harness.prestart_workers()  # the worker template loads numpy on another core while the grader imports
     specs, submissions = harness.split_paths(args.paths, config)
     assignments = [harness.load_spec(path) for path in specs]
     out = config.out or DEFAULT_OUT

@@ -12,7 +12,7 @@ import numpy as np
 
 from harness.results import ClaimEvidence, as_value
 from harness.store import Codec
-from harness.strategies import Example
+from harness.example import Example
 
 
 def encode_examples(drawn: list[Example]) -> tuple[dict[str, np.ndarray], object]:
@@ -35,6 +35,35 @@ def decode_examples(arrays: dict[str, np.ndarray], meta: object) -> list[Example
 
 
 EXAMPLES: Codec[list[Example]] = Codec(encode_examples, decode_examples)
+
+Survey = tuple[list[dict[str, np.ndarray]], list[np.ndarray]]
+"""An item's survey as every submission is asked it: each input's arguments, and the true values."""
+
+
+def encode_survey(survey: Survey) -> tuple[dict[str, np.ndarray], object]:
+    calls, wants = survey
+    arrays = {f"{index}/=want": np.asarray(want, dtype=np.float64) for index, want in enumerate(wants)}
+    integers = []
+    for index, arguments in enumerate(calls):
+        integers.append(sorted(name for name, value in arguments.items() if value.dtype.kind in "iu"))
+        arrays.update({f"{index}/{name}": np.asarray(value, dtype=np.float64) for name, value in arguments.items()})
+    return arrays, {"names": [list(arguments) for arguments in calls], "integers": integers}
+
+
+def decode_survey(arrays: dict[str, np.ndarray], meta: object) -> Survey | None:
+    try:
+        calls = [
+            {name: arrays[f"{index}/{name}"].astype(np.int64 if name in integers else np.float64)
+             for name in names}
+            for index, (names, integers) in enumerate(zip(meta["names"], meta["integers"]))
+        ]
+        wants = [arrays[f"{index}/=want"] for index in range(len(calls))]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return calls, wants
+
+
+SURVEY: Codec[Survey] = Codec(encode_survey, decode_survey)
 
 _EVIDENCE_TEXT = ("statement", "truth", "changed_variable", "activation", "examples")
 _EVIDENCE_INPUTS = ("first_inputs", "second_inputs")

@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import hypothesis
 import mpmath
 import numpy as np
 
 from harness._version import __version__
+from harness.example import hypothesis_version
 from harness.answering import Submission
 from harness.answers import ANSWERS_FILE, load_answers
 from harness.check import Checker
@@ -239,7 +239,7 @@ def _run_settings(checker: Checker, isolation: str, command: str) -> RunSettings
         atol=settings.atol,
         reference_digits=settings.reference_digits,
         harness_version=__version__,
-        hypothesis_version="not used" if checker.lock else hypothesis.__version__,
+        hypothesis_version="not used" if checker.lock else hypothesis_version(),
         numpy_version=np.__version__,
         mpmath_version=mpmath.__version__,
         python_version=platform.python_version(),

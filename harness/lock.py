@@ -28,7 +28,7 @@ from harness.errors import UsageError
 from harness.outputs import write_atomically
 from harness.results import ClaimEvidence
 from harness.spec import Assignment, ClaimItem, DerivativeItem
-from harness.strategies import Example
+from harness.example import Example
 
 FORMAT = 1
 

@@ -26,9 +26,9 @@ from harness.errors import FormulaError, InternalError
 from harness.model import Model
 from harness.reference import reference_answer, reference_jacobian, reference_values
 from harness.store import Codec, Memory, Store, source_digest
-from harness.strategies import Example
+from harness.example import Example
 
-REFERENCE_SOURCES = ("_version", "array_kernels", "assignment", "backends", "cache", "formula", "functions", "model", "oracle",
+REFERENCE_SOURCES = ("_version", "array_kernels", "assignment", "backends", "cache", "example", "formula", "functions", "model", "oracle",
                      "reference", "spec", "spec_keys", "spec_meaning", "store")
 """The modules whose code determines a reference value (their source is part of its key)."""
 

@@ -41,10 +41,11 @@ def graded(checkers: Sequence[Checker], tasks: Sequence[T], grade: Callable[[T],
     """Yield ``(index, grade(tasks[index]))`` for every task.
 
     With one job, in order, in this process. With more, the checkers are first warmed up and
-    the tasks then graded by a ``GradingPool``, yielding each result as it finishes. Close the
-    generator when leaving early (``contextlib.closing``): that stops the pool.
+    the tasks then graded by a ``GradingPool``, yielding each result as it finishes. One task
+    whose checkers are warm already is graded here too: a pool would only add its start-up.
+    Close the generator when leaving early (``contextlib.closing``): that stops the pool.
     """
-    if jobs <= 1 or not GradingPool.available():
+    if jobs <= 1 or not GradingPool.available() or (len(tasks) == 1 and all(c.is_warm() for c in checkers)):
         for index, task in enumerate(tasks):
             yield index, grade(task)
         return

@@ -271,15 +271,25 @@ def probe_bwrap(bwrap: str | None) -> str | None:
 
 
 def probe_namespaces() -> tuple[str | None, bool]:
-    """Run Python with numpy under the namespace launcher: ``(None, user_namespace)`` if it works."""
+    """Fork a child from the worker template, confined in the harness's namespaces: ``(None, user_namespace)`` if it works.
+
+    The probe is the template's own first child, so the template this starts serves the run's workers.
+    """
+    from harness import template
+
     user_namespace = os.geteuid() != 0
     uid = None if user_namespace else uids.PROBE_UID
     with tempfile.TemporaryDirectory(prefix="harness-probe-") as folder:
-        config = confine_config(Path(folder), None, uid, user_namespace, ())
-        done = _run_probe([python_executable(), "-I", "-B", str(CONFINE_SCRIPT), json.dumps(config), "--",
-                           python_executable(), "-I", "-c", _PROBE])
-    if isinstance(done, str):
-        return f"namespaces unavailable: {done}", user_namespace
+        config = {
+            "mode": "namespaces", "environment": {"HARNESS_RUN_ID": template.RUN_ID_PLACEHOLDER, "PATH": "/usr/bin:/bin"},
+            "cwd": "/", "submission": "/", "limits": {}, "cgroup_procs": [], "uid": None,
+            "confine": confine_config(Path(folder), None, uid, user_namespace, ()),
+        }
+        code, output = template.probe(python_executable(), config)
+    if code != 0:
+        why = output.strip().splitlines()[-1] if output.strip() else f"the probe exited with code {code}"
+        return f"namespaces unavailable: {why}", user_namespace
+    done = subprocess.CompletedProcess([], 0, stdout=output, stderr="")
     why = _probe_pid(done)
     if why is None and uid is not None and done.stdout.split()[1:2] != [str(uid)]:
         why = f"the probe did not run as its own uid (it ran as {done.stdout.split()[1:2]})"

@@ -17,20 +17,13 @@ reach the edges of a domain).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
 
-from harness.strategies import Example
-
-
-def derived_seed(base: int, *parts: object) -> int:
-    """A stable 64-bit seed for one (question, activation, ...) from the run's seed."""
-    text = "\x1f".join([str(base), *map(str, parts)])
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+from harness.example import Example, derived_seed
 
 
 def search_settings(max_examples: int, phases: Sequence[Phase]) -> settings:

@@ -24,17 +24,19 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from hypothesis import strategies as st
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
 
 from harness.cache import Key, key_digest
 from harness.codecs import decode_examples, encode_examples
 from harness.judge import Verdict
-from harness.search import find_minimal
 from harness.store import Codec, Memory
 from harness.model import Model
-from harness.strategies import Example, within_float64_range
+from harness.example import Example
 
 SHRINK_BUDGET = 200
 """New inputs the shrinker may ask the submission about per failing item."""
@@ -156,7 +158,7 @@ class Shrinker:
     def shrink(
         self,
         place: Key,
-        strategy: st.SearchStrategy[Example],
+        strategy: Callable[[], SearchStrategy[Example]],
         seed: int,
         count: int,
         drawn: Sequence[Example],
@@ -164,6 +166,9 @@ class Shrinker:
         ask: Ask,
     ) -> tuple[Example, Judged] | None:
         """The minimal failing input the seeded search of ``count`` examples finds, with its judgement.
+
+        ``strategy`` makes the search's strategy: it is called (and Hypothesis imported) only when
+        no recorded path fits.
 
         ``drawn`` are the survey's inputs (the search's first ``count`` distinct draws) and
         ``survey`` their judgements (those not run after a hang are missing); ``place`` names the
@@ -215,7 +220,9 @@ class Shrinker:
             steps.append(("new", new[key], verdict.ok, verdict.kind in NOT_SHRUNK))
             return not verdict.ok
 
-        found = find_minimal(strategy, seed, count, fails)
+        from harness.search import find_minimal  # Hypothesis: only when no recorded path fits
+
+        found = find_minimal(strategy(), seed, count, fails)
         if found is None:
             return None, Path(tuple(steps), tuple(inputs), None)
         key = found.key()
@@ -300,6 +307,8 @@ def shrink_locked(
     have been asked. The same submission
     always gets the same input, whatever library versions are installed.
     """
+    from harness.strategies import within_float64_range
+
     judged_at = {example.key(): survey[example.key()] for example in drawn if example.key() in survey}
     failing = [example for example in drawn if example.key() in judged_at and not judged_at[example.key()][0].ok
                and judged_at[example.key()][0].kind not in NOT_SHRUNK]

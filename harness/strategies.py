@@ -31,37 +31,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from harness.backends import FLOAT64
+from harness.example import Example
 from harness.functions import EXP_SAFE, KINK_DISTANCE, Function
 from harness.model import Model, evaluate_model
 
 __all__ = ["EXP_SAFE", "KINK_DISTANCE", "Example", "examples", "input_strategy", "not_gradable", "scattered",
            "sizes", "unfiltered_examples", "values_at", "within_float64_range"]
-
-
-@dataclass(frozen=True)
-class Example:
-    """One drawn input: sizes of the symbolic dimensions and a float64 value per variable."""
-
-    sizes: tuple[tuple[str, int], ...]
-    values: tuple[tuple[str, np.ndarray], ...]
-
-    @property
-    def point(self) -> dict:
-        """The values by variable name, and the size of every dimension by its name."""
-        return {**dict(self.sizes), **dict(self.values)}
-
-    @property
-    def size_map(self) -> dict[str, int]:
-        return dict(self.sizes)
-
-    def key(self) -> tuple:
-        """A hashable identity: exact sizes and the exact bytes of every value."""
-        return (self.sizes, tuple((name, value.shape, value.tobytes()) for name, value in self.values))
-
-    def replace(self, name: str, value: np.ndarray) -> Example:
-        """The same example with one variable's value replaced."""
-        values = tuple((n, value if n == name else v) for n, v in self.values)
-        return Example(self.sizes, values)
 
 
 GRID_POINTS = 2000

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from harness.errors import InternalError
 
-__all__ = ["TEMPLATE_SCRIPT", "TemplateChild", "WorkerTemplate", "template_for"]
+__all__ = ["TEMPLATE_SCRIPT", "TemplateChild", "WorkerTemplate", "prestart_workers", "probe", "template_for"]
 
 TEMPLATE_SCRIPT = Path(__file__).with_name("_template.py")
 RUN_ID_PLACEHOLDER = "0" * 16  # as _template.py has it
@@ -75,10 +75,16 @@ class WorkerTemplate:
         finally:
             theirs.close()
         self.exited: dict[int, int] = {}
+        self.started = False  # whether its "ready" message has come (awaited on first use)
+
+    def _await_ready(self) -> None:
+        if self.started:
+            return
         ready = self._message(time.monotonic() + _START_TIMEOUT)
         if ready is None or ready[0].get("op") != "ready":
             errors = self._stop_and_read_errors()
             raise InternalError(f"the worker template did not start: {errors or 'no message'}")
+        self.started = True
 
     @property
     def alive(self) -> bool:
@@ -86,6 +92,7 @@ class WorkerTemplate:
 
     def spawn(self, config: dict, fds: Sequence[int]) -> TemplateChild:
         """Fork a worker confined by ``config`` on the pipe ends ``fds`` (request, reply, output)."""
+        self._await_ready()
         try:
             socket.send_fds(self.control, [json.dumps({"op": "spawn", "config": config}).encode()], list(fds))
         except OSError as error:
@@ -151,7 +158,37 @@ class WorkerTemplate:
         return errors[-2000:]
 
 
-_templates: dict[tuple[int, str, str], WorkerTemplate] = {}
+def probe(python: str, config: dict, timeout: float = 30.0) -> tuple[int | None, str]:
+    """Fork a confined child that only says where it runs: ``(exit code, its output)``.
+
+    The exit code is ``None`` when the template itself cannot start or answer (the output then says why).
+    """
+    try:
+        template = template_for(python, config["mode"])
+        output_read, output_write = os.pipe()
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        try:
+            child = template.spawn(dict(config, probe=True), (request_read, reply_write, output_write))
+        finally:
+            for fd in (request_read, reply_write, output_write):
+                os.close(fd)
+        try:
+            code = child.wait(timeout)
+        finally:
+            for fd in (request_write, reply_read, child.pidfd):
+                if fd is not None:
+                    os.close(fd)
+        chunks = []
+        while chunk := os.read(output_read, 1 << 16):
+            chunks.append(chunk)
+        os.close(output_read)
+        return code, b"".join(chunks).decode(errors="replace")
+    except (InternalError, subprocess.TimeoutExpired, OSError) as error:
+        return None, str(error)
+
+
+_templates: dict[tuple[int, str], WorkerTemplate] = {}
 
 
 TEMPLATE_ENVIRONMENT = {
@@ -168,12 +205,26 @@ TEMPLATE_ENVIRONMENT = {
 replaces it with its runner's; only ``/proc/PID/environ`` still shows this one)."""
 
 
-def template_for(python: str, mode: str) -> WorkerTemplate:
-    """This process's template for ``mode`` (started on first use, restarted if it died)."""
-    key = (os.getpid(), python, mode)
+def template_for(python: str, mode: str | None = None) -> WorkerTemplate:
+    """This process's template (started on first use, restarted if it died); any mode forks from it.
+
+    (``mode`` is accepted for the callers' clarity: a child's config says how to confine it.)
+    """
+    key = (os.getpid(), python)
     template = _templates.get(key)
     if template is None or not template.alive:
         for stale in [k for k in _templates if k[0] != os.getpid()]:
             del _templates[stale]  # a forked grading process: its parent's templates are not its own
         template = _templates[key] = WorkerTemplate(python, TEMPLATE_ENVIRONMENT)
     return template
+
+
+def prestart_workers() -> None:
+    """Start this process's template now, without waiting for it: its Python and numpy load on
+    another core while the grader imports its own modules (``harness grade`` calls this first)."""
+    from harness.mounts import python_executable
+
+    try:
+        template_for(python_executable())
+    except InternalError:
+        pass  # said again, with the reason, when a worker is needed
