@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the harness of this checkout, installed or not
 
 
 def time_check_spec(spec: Path, runs: int) -> list[float]:

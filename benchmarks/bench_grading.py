@@ -1,9 +1,9 @@
 """Benchmark: grade a synthetic class with the harness, the naive way, and at the bare cost.
 
-Run from the repository root (the full table takes about 20 minutes on 2 cores):
+Run from the repository root (the full table takes about 15 minutes on 2 cores):
 
-    python benchmarks/bench_grading.py                 # N = 50, 100, 200, both Q2 editions
-    python benchmarks/bench_grading.py --sizes 10      # a quick look
+    python benchmarks/bench_grading.py                 # N = 50, 100, 200, both Q2 editions, and 1,000
+    python benchmarks/bench_grading.py --sizes 10 --large 0   # a quick look
 
 It writes a class of N submissions for Question 2 into a temporary folder: half of them correct,
 the other half with one to three of the mistakes students make (a sign error, a missing or extra
@@ -26,10 +26,14 @@ edition. Then, for each edition and each N, it measures on this machine:
 3. **bare**: the same functions called on the same inputs in one process (importing each
    submission; the inputs are the harness's, prepared beforehand), plus one ``python -c "import
    numpy"`` process start per submission (measured by starting them): what merely running the
-   students' code costs.
+   students' code costs when each submission gets a fresh Python;
+4. **limit**: per submission, a fork of one process that has numpy loaded, which imports the
+   submission, makes the same calls and exits: the least any grader that keeps submissions apart
+   in processes must do (no isolation, no judging, no reports), on one core.
 
-Times are wall-clock seconds. Peak memory is the largest resident set of any one process of the
-run (``ru_maxrss``). The harness uses ``--jobs`` processes; naive and bare use one core.
+A class of ``--large`` submissions (1,000 by default, scalar edition) is graded too. Times are
+wall-clock seconds. Peak memory is the largest resident set of any one process of the run
+(``ru_maxrss``). The harness uses ``--jobs`` processes; naive, bare and the limit use one core.
 """
 
 from __future__ import annotations

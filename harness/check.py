@@ -314,18 +314,28 @@ class Checker:
         place = (question.id, item.name, activation, tuple(parameters), len(drawn))
         found = self._surveys.get(place)
         if found is None:
-
-            def compute() -> Survey:
-                return ([self.arguments(item, example, activation, parameters) for example in drawn],
-                        [self.want(item, example, activation) for example in drawn])
-
-            # One store entry instead of a reference look-up per input and argument.
-            calls, wants = self.memory.remember(("survey", *self._versions, *place), compute, SURVEY)
+            every, wants = self._survey_values(question, item, activation, drawn)
+            # (parameter_problem has refused any name the question does not offer)
+            calls = [{name: arguments[name] for name in parameters} for arguments in every]
             found = self._surveys[place] = _Survey(
                 calls=EncodedBatch(calls), wants=wants, keys=[example.key() for example in drawn],
                 sizes=[_sizes(question.model, example) for example in drawn],
             )
         return found
+
+    def _survey_values(self, question: Question, item: DerivativeItem, activation: str | None,
+                       drawn: Sequence[Example]) -> Survey:
+        """Every value a function may ask for at each survey input, and the true values: one store entry
+        (instead of a reference look-up per input and argument), written by the warm-up."""
+        offered = tuple(question.offered(item))
+        names = offered + tuple(d for d in question.model.dimension_names if d not in offered)
+
+        def compute() -> Survey:
+            return ([self.arguments(item, example, activation, names) for example in drawn],
+                    [self.want(item, example, activation) for example in drawn])
+
+        place = ("survey", *self._versions, question.id, item.name, activation, names, len(drawn))
+        return self.memory.remember(place, compute, SURVEY)
 
     def _check_one(self, question: Question, item: DerivativeItem, answer: Answer, activation: str | None):
         """Survey then shrink for one activation: the number of examples on success, else details."""
@@ -476,3 +486,5 @@ class Checker:
                 with contextlib.suppress(Exception):
                     self.arguments(item, example, activation, question.offered(item))
                     self.want(item, example, activation)
+            with contextlib.suppress(Exception):
+                self._survey_values(question, item, activation, drawn)
