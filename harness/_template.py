@@ -11,9 +11,10 @@ and is confined before any student code runs, exactly as a worker started afresh
 1. its own session, the parent-death signal (it dies with the template), the worker's cgroup
    joined (``cgroup_procs``), stdin on ``/dev/null``, stdout and stderr on the output pipe, every
    other descriptor closed, the environment replaced by the runner's;
-2. mode ``namespaces``: ``_confine.launch``: new namespaces, process 1 forked, a fresh read-only
-   root, its own uid (as root), no capabilities, ``no_new_privs``; mode ``uid``: the
-   submission's uid and ``no_new_privs``; mode ``process`` (trusted code): nothing more;
+2. mode ``namespaces``: ``_confine.launch``: new namespaces, process 1 forked (the worker itself),
+   a fresh read-only root, its own uid (as root), no capabilities, ``no_new_privs``; mode
+   ``uid``: the submission's uid, no capabilities and ``no_new_privs``; mode ``process``
+   (trusted code): nothing more;
 3. the worker's main loop (``_worker.main``) on the request and reply pipes (or, for a
    ``probe`` config, one line saying its pid and uid: how ``harness.sandbox`` tests a mode).
 
@@ -113,7 +114,7 @@ def _child(config, template, request_fd, reply_fd, output_fd):
         os.chdir(config["cwd"])
         argv = ["_worker.py", str(request_fd), str(reply_fd), config["submission"], json.dumps(config["limits"])]
         mode = config["mode"]
-        serve = _probe if config.get("probe") else lambda: _init(argv)
+        serve = _probe if config.get("probe") else lambda: _process_one(argv)
         if mode == "namespaces":
             confine = dict(config["confine"], close_fds=[request_fd, reply_fd])
             os._exit(_confine.launch(confine, serve))
@@ -133,25 +134,18 @@ def _probe():
     os._exit(0)
 
 
-def _init(argv):
-    """Process 1 of the worker's PID namespace: fork the worker, reap orphans, exit as the worker did.
+def _process_one(argv):
+    """The worker as process 1 of its PID namespace (no init of its own: one fork less per worker).
 
-    The worker must not be process 1 itself: the kernel drops signals process 1 does not handle,
-    ``SIGXCPU`` at the CPU limit among them. (bubblewrap runs an init of its own for the same reason.)
+    The kernel drops the signals process 1 does not handle, the CPU limit's ``SIGXCPU`` among them;
+    a handler turns it into the exit a worker killed by it would have (``128 + SIGXCPU``). A
+    student who replaces the handler, or a call stuck in C code, meets the hard limit a second
+    later (``SIGKILL``, which reaches process 1 too).
     """
-    worker = os.fork()
-    if worker == 0:
-        _serve(argv)
-    os.closerange(3, 1 << 16)  # the pipes are the worker's alone: they close when it dies
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            os._exit(_FAILED)
-        except InterruptedError:
-            continue
-        if pid == worker:
-            os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+    _default_signals()
+    signal.signal(signal.SIGXCPU, lambda number, frame: os._exit(128 + signal.SIGXCPU))
+    _worker.main(argv)
+    os._exit(_FAILED)
 
 
 def _serve(argv):

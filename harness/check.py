@@ -482,9 +482,13 @@ class Checker:
                 drawn = self.draw(question, activation, self.example_count(item))
             except Exception:
                 continue
+            try:
+                self._survey_values(question, item, activation, drawn)  # warm: one entry read
+                continue
+            except Exception:
+                pass
+            # A reference failed at one input: compute the others, so no later process has to.
             for example in drawn:
                 with contextlib.suppress(Exception):
                     self.arguments(item, example, activation, question.offered(item))
                     self.want(item, example, activation)
-            with contextlib.suppress(Exception):
-                self._survey_values(question, item, activation, drawn)

@@ -28,6 +28,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from harness.errors import HarnessError, InternalError
+from harness.template import hand_over_templates, take_over_templates
 
 if TYPE_CHECKING:
     from harness.check import Checker
@@ -58,9 +59,11 @@ def graded(checkers: Sequence[Checker], tasks: Sequence[T], grade: Callable[[T],
             return checkers[number].warm_up(piece)
         return grade(payload)
 
+    warm_already = bool(tasks) and all(checker.is_warm() for checker in checkers)
     with GradingPool(work, min(jobs, max(len(pieces), len(tasks)))) as pool:
-        for _ in pool.run([("warm", piece) for piece in pieces]):
-            pass
+        if not warm_already:  # a warm-up would only read back, one piece after the other
+            for _ in pool.run([("warm", piece) for piece in pieces]):
+                pass
         yield from pool.run([("grade", task) for task in tasks])
 
 
@@ -99,10 +102,12 @@ class GradingPool:
 
     def __enter__(self) -> GradingPool:
         context = multiprocessing.get_context("fork")
-        for _ in range(self.jobs):
+        for number in range(self.jobs):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, self.function), daemon=True)
+            process = context.Process(target=_serve, args=(theirs, self.function, number == 0), daemon=True)
             process.start()
+            if number == 0:
+                hand_over_templates()  # the first grading process forks its workers from ours
             theirs.close()
             self._processes.append(process)
             self._connections.append(ours)
@@ -155,8 +160,14 @@ class GradingPool:
             connection.close()
 
 
-def _serve(connection: multiprocessing.connection.Connection, function: Callable[[object], object]) -> None:
-    """A grading process: run tasks until told to stop; SIGTERM stops it cleanly, Ctrl-C is the parent's."""
+def _serve(connection: multiprocessing.connection.Connection, function: Callable[[object], object],
+           first: bool = False) -> None:
+    """A grading process: run tasks until told to stop; SIGTERM stops it cleanly, Ctrl-C is the parent's.
+
+    The ``first`` one takes over the parent's worker template (started already), the others start their own.
+    """
+    if first:
+        take_over_templates()
     # A Python-level handler, not SIG_IGN: sandbox workers started from here get the default back.
     signal.signal(signal.SIGINT, _ignore)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from harness.errors import InternalError
 
-__all__ = ["TEMPLATE_SCRIPT", "TemplateChild", "WorkerTemplate", "prestart_workers", "probe", "template_for"]
+__all__ = ["TEMPLATE_SCRIPT", "TemplateChild", "WorkerTemplate", "hand_over_templates", "prestart_workers", "probe",
+           "take_over_templates", "template_for"]
 
 TEMPLATE_SCRIPT = Path(__file__).with_name("_template.py")
 RUN_ID_PLACEHOLDER = "0" * 16  # as _template.py has it
@@ -76,6 +77,7 @@ class WorkerTemplate:
             theirs.close()
         self.exited: dict[int, int] = {}
         self.started = False  # whether its "ready" message has come (awaited on first use)
+        self.owner = os.getpid()  # the process that started it (and can wait for it)
 
     def _await_ready(self) -> None:
         if self.started:
@@ -88,7 +90,15 @@ class WorkerTemplate:
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.owner == os.getpid():
+            return self.process.poll() is None
+        try:  # taken over by a forked grading process: the template is its parent's child
+            os.kill(self.process.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
 
     def spawn(self, config: dict, fds: Sequence[int]) -> TemplateChild:
         """Fork a worker confined by ``config`` on the pipe ends ``fds`` (request, reply, output)."""
@@ -217,6 +227,20 @@ def template_for(python: str, mode: str | None = None) -> WorkerTemplate:
             del _templates[stale]  # a forked grading process: its parent's templates are not its own
         template = _templates[key] = WorkerTemplate(python, TEMPLATE_ENVIRONMENT)
     return template
+
+
+def hand_over_templates() -> None:
+    """In a process that has just forked a grading process: that child uses this process's template
+    from now on (``take_over_templates``); this process starts another if it ever needs one."""
+    for key in [key for key in _templates if key[0] == os.getpid()]:
+        _templates.pop(key).control.close()  # the child holds its own copy of the socket
+
+
+def take_over_templates() -> None:
+    """In a grading process just forked: use the parent's template (see ``hand_over_templates``)."""
+    parent = os.getppid()
+    for key in [key for key in _templates if key[0] == parent]:
+        _templates[(os.getpid(), key[1])] = _templates.pop(key)
 
 
 def prestart_workers() -> None:
