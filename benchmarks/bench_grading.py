@@ -187,28 +187,37 @@ def load_module(path: Path, name: str):
 
 
 # -- bare: the students' functions on the harness's inputs, in one process -------------------------
-def bare(spec_path: str, cache: str, *submissions: str) -> dict:
-    import numpy as np
-
+def survey_work(spec_path: str, cache: str) -> list[tuple[str, str, dict]]:
+    """``(module, function, arguments)`` for every call the survey makes, from the harness's inputs."""
     import harness
 
-    work = []  # (module, function, arguments) for every call the survey makes, prepared beforehand
+    work = []
     for call in harness.survey(harness.load_spec(spec_path), harness.GradeOptions(cache_dir=Path(cache))):
         module, name = call.question.module, call.item.name
         parameters = PARAMETERS[(module, name)].split(", ")
         work.append((module, name, {parameter: call.arguments[parameter] for parameter in parameters}))
-    calls = 0
+    return work
+
+
+def make_calls(work: list[tuple[str, str, dict]], submission: str, prefix: str) -> int:
+    """Import ``submission``'s modules and make every call of ``work`` (failures ignored); how many."""
+    import numpy as np
+
+    modules = {}
+    for module, function, arguments in work:
+        if module not in modules:
+            modules[module] = load_module(Path(submission) / f"{module}.py", f"{prefix}_{module}")
+        try:
+            np.asarray(getattr(modules[module], function)(**arguments), dtype=np.float64)
+        except Exception:
+            pass
+    return len(work)
+
+
+def bare(spec_path: str, cache: str, *submissions: str) -> dict:
+    work = survey_work(spec_path, cache)  # prepared beforehand
     start = time.perf_counter()
-    for number, submission in enumerate(submissions):
-        modules = {}
-        for module, function, arguments in work:
-            if module not in modules:
-                modules[module] = load_module(Path(submission) / f"{module}.py", f"bare{number}_{module}")
-            try:
-                np.asarray(getattr(modules[module], function)(**arguments), dtype=np.float64)
-            except Exception:
-                pass
-            calls += 1
+    calls = sum(make_calls(work, submission, f"bare{number}") for number, submission in enumerate(submissions))
     return {"seconds": time.perf_counter() - start, "calls": calls}
 
 
@@ -220,27 +229,12 @@ def limit(spec_path: str, cache: str, *submissions: str) -> dict:
     grader must do (a fresh process per submission, the students' own calls), with no isolation,
     no judging, no protocol and no reports.
     """
-    import numpy as np
-
-    import harness
-
-    work = []
-    for call in harness.survey(harness.load_spec(spec_path), harness.GradeOptions(cache_dir=Path(cache))):
-        module, name = call.question.module, call.item.name
-        parameters = PARAMETERS[(module, name)].split(", ")
-        work.append((module, name, {parameter: call.arguments[parameter] for parameter in parameters}))
+    work = survey_work(spec_path, cache)
     start = time.perf_counter()
     for number, submission in enumerate(submissions):
         child = os.fork()
         if child == 0:
-            modules = {}
-            for module, function, arguments in work:
-                if module not in modules:
-                    modules[module] = load_module(Path(submission) / f"{module}.py", f"limit{number}_{module}")
-                try:
-                    np.asarray(getattr(modules[module], function)(**arguments), dtype=np.float64)
-                except Exception:
-                    pass
+            make_calls(work, submission, f"limit{number}")
             os._exit(0)
         os.waitpid(child, 0)
     return {"seconds": time.perf_counter() - start, "calls": len(work) * len(submissions)}
