@@ -20,6 +20,7 @@ import select
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -58,13 +59,14 @@ class WorkerTemplate:
         self.python = python
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.control = ours
+        self.errors = tempfile.TemporaryFile()  # its stderr: read if it fails to start, never a pipe that fills
         environment = dict(environment, HARNESS_RUN_ID=RUN_ID_PLACEHOLDER)
         try:
             self.process = subprocess.Popen(
                 [python, "-I", "-B", str(TEMPLATE_SCRIPT), str(theirs.fileno())],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=self.errors,
                 pass_fds=(theirs.fileno(),),
                 env=environment,
                 cwd="/",
@@ -150,7 +152,7 @@ class WorkerTemplate:
     def close(self) -> None:
         """Hang up: the template kills what it forked and exits."""
         self.control.close()
-        self.process.stderr.close()
+        self.errors.close()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -163,8 +165,9 @@ class WorkerTemplate:
             self.process.kill()
         except OSError:
             pass
-        errors = self.process.stderr.read().decode(errors="replace").strip()
         self.process.wait()
+        self.errors.seek(0)
+        errors = self.errors.read().decode(errors="replace").strip()
         return errors[-2000:]
 
 

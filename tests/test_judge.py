@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from harness.judge import Record, diagnose, judge
 
@@ -139,3 +139,31 @@ def test_a_hessian_that_is_not_symmetric_is_said_to_be_so():
     symmetric_but_wrong = judged(b + b.T, 3 * (b + b.T), (("D", 2),))
     assert diagnose([symmetric_but_wrong], rtol=1e-8, atol=1e-12, name="h", kind="second",
                     symmetric_from=0).kind != "not symmetric"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_judging_a_batch_gives_the_verdicts_judging_each_answer_gives(data):
+    from harness.judge import judge_many
+    from harness.runner_codec import Outcome
+
+    shape = data.draw(st.sampled_from([(), (1,), (3,), (2, 2)]))
+    numbers = st.floats(allow_nan=True, allow_infinity=True, width=64)
+    wants, outcomes = [], []
+    for _ in range(data.draw(st.integers(1, 6))):
+        want = np.array(data.draw(st.lists(numbers, min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))),
+                        dtype=np.float64).reshape(shape)
+        kind = data.draw(st.sampled_from(["same", "perturbed", "other", "failed", "other shape"]))
+        if kind == "failed":
+            outcomes.append(Outcome("exception", message="ZeroDivisionError"))
+        else:
+            got = {"same": want, "perturbed": want * (1 + 1e-7), "other shape": np.zeros((5,)),
+                   "other": np.array(data.draw(st.lists(numbers, min_size=want.size, max_size=want.size)),
+                                     dtype=np.float64).reshape(shape)}[kind]
+            outcomes.append(Outcome("ok", value=np.array(got, dtype=np.float64)))
+        wants.append(want)
+    expected = [judge(w, o.status, o.value, o.message, rtol=1e-8, atol=1e-12) for w, o in zip(wants, outcomes)]
+    found = judge_many(wants, outcomes, rtol=1e-8, atol=1e-12)
+    for one, many in zip(expected, found):
+        assert (one.ok, one.kind, one.message) == (many.ok, many.kind, many.message)
+        assert (one.max_abs_error, one.tolerance) == (many.max_abs_error, many.tolerance)
