@@ -207,7 +207,9 @@ def _grade(args: argparse.Namespace) -> int:
         trusted_code=args.trusted_code,
     )
     if (config.isolation or "auto") != "bubblewrap":
-        harness.prestart_workers()  # the worker template loads numpy on another core while the grader imports
+        # The worker templates load numpy on the other core while the grader imports its modules:
+        # one for this process, and a spare for each other grading process when there may be a pool.
+        harness.prestart_workers(min(_jobs(args), max(1, len(args.paths) - 1)))
     specs, submissions = harness.split_paths(args.paths, config)
     assignments = [harness.load_spec(path) for path in specs]
     out = config.out or DEFAULT_OUT

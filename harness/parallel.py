@@ -104,10 +104,9 @@ class GradingPool:
         context = multiprocessing.get_context("fork")
         for number in range(self.jobs):
             ours, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs, self.function, number == 0), daemon=True)
+            process = context.Process(target=_serve, args=(theirs, self.function), daemon=True)
             process.start()
-            if number == 0:
-                hand_over_templates()  # the first grading process forks its workers from ours
+            hand_over_templates()  # a template started ahead (if any) is that grading process's now
             theirs.close()
             self._processes.append(process)
             self._connections.append(ours)
@@ -160,14 +159,13 @@ class GradingPool:
             connection.close()
 
 
-def _serve(connection: multiprocessing.connection.Connection, function: Callable[[object], object],
-           first: bool = False) -> None:
+def _serve(connection: multiprocessing.connection.Connection, function: Callable[[object], object]) -> None:
     """A grading process: run tasks until told to stop; SIGTERM stops it cleanly, Ctrl-C is the parent's.
 
-    The ``first`` one takes over the parent's worker template (started already), the others start their own.
+    It forks its sandbox workers from a worker template its parent started ahead, where there is
+    one left (``harness.template.take_over_templates``), else from one it starts itself.
     """
-    if first:
-        take_over_templates()
+    take_over_templates()
     # A Python-level handler, not SIG_IGN: sandbox workers started from here get the default back.
     signal.signal(signal.SIGINT, _ignore)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -29,6 +29,7 @@ decodes replies. This module is the session over them, and the place to import t
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import shutil
@@ -83,6 +84,7 @@ __all__ = [
 ]
 
 _START_TIMEOUT = 60.0  # our own start-up (Python + numpy), never charged to the student
+_WORKER_NUMBERS = itertools.count(1)  # names each worker's cgroups
 
 WORKER_ENDING = frozenset({"timeout", "memory", "crashed"})
 """Outcome statuses after which the worker is replaced by a fresh one."""
@@ -386,7 +388,8 @@ class SubmissionRunner:
         if not self._finalizer.alive:
             raise UsageError("this SubmissionRunner is closed; create a new one to run the submission again")
         self.workers_started += 1
-        name = f"harness-{os.getpid()}-{id(self):x}-{self.workers_started}"
+        # Unique in this process (an id() can be reused by a later runner), and it names the run.
+        name = f"harness-{os.getpid()}-{next(_WORKER_NUMBERS)}-{self.run_id}"
         worker = Worker(self.limits, self.sandbox, self.place, self.environment, name)
         deadline = time.monotonic() + _START_TIMEOUT
         try:

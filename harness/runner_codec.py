@@ -165,7 +165,8 @@ def decode_outcomes(header: dict, payload: bytes, outputs: list[str], calls: int
         raise violation(f"a batch reply without a result per call ({calls} calls)")
     counts: dict[tuple, int] = {}  # each distinct shape validated once
     outcomes, offset = [], 0
-    values = np.frombuffer(payload, dtype="<f8") if len(payload) % 8 == 0 else None
+    # One copy of the payload (frombuffer alone is read-only); each value is a view of it.
+    values = np.frombuffer(payload, dtype="<f8").astype(np.float64) if len(payload) % 8 == 0 else None
     for number, result in enumerate(results):
         if not isinstance(result, list) or len(result) != 2:
             raise violation(f"a result that is not [status, shape or message]: {str(result)[:100]!r}")
@@ -178,7 +179,7 @@ def decode_outcomes(header: dict, payload: bytes, outputs: list[str], calls: int
                 count = counts[shape] = _count({"shape": detail}, limits)
             if values is None or 8 * (offset + count) > len(payload):
                 raise violation(f"{len(payload)} bytes of values for results that need more")
-            value = values[offset : offset + count].astype(np.float64).reshape(shape)
+            value = values[offset : offset + count].reshape(shape)
             offset += count
             outcomes.append(Outcome("ok", value=value, output=output))
         else:

@@ -479,6 +479,7 @@ class Worker:
                 os.close(fd)
             except OSError:
                 pass
+        self.request_fd = self.reply_fd = self.output_fd = self.exit_fd = None  # never closed twice
 
 
 def _mark_prefix_length(data: bytes, mark: bytes) -> int:

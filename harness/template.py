@@ -202,6 +202,8 @@ def probe(python: str, config: dict, timeout: float = 30.0) -> tuple[int | None,
 
 
 _templates: dict[tuple[int, str], WorkerTemplate] = {}
+_spares: dict[int, list[WorkerTemplate]] = {}
+"""Templates started ahead for the grading processes a pool will fork, by the pid that started them."""
 
 
 TEMPLATE_ENVIRONMENT = {
@@ -233,25 +235,40 @@ def template_for(python: str, mode: str | None = None) -> WorkerTemplate:
 
 
 def hand_over_templates() -> None:
-    """In a process that has just forked a grading process: that child uses this process's template
-    from now on (``take_over_templates``); this process starts another if it ever needs one."""
-    for key in [key for key in _templates if key[0] == os.getpid()]:
+    """In a process that has just forked a grading process: the first of its templates in line
+    (the one it uses, then the spares ``prestart_workers`` started) is that child's from now on
+    (``take_over_templates``); this process starts another if it ever needs one."""
+    pid = os.getpid()
+    for key in [key for key in _templates if key[0] == pid][:1]:
         _templates.pop(key).control.close()  # the child holds its own copy of the socket
+        return
+    if _spares.get(pid):
+        _spares[pid].pop(0).control.close()
 
 
 def take_over_templates() -> None:
-    """In a grading process just forked: use the parent's template (see ``hand_over_templates``)."""
+    """In a grading process just forked: use the first of the parent's templates in line (see
+    ``hand_over_templates``); the others are its siblings' or its parent's."""
     parent = os.getppid()
-    for key in [key for key in _templates if key[0] == parent]:
-        _templates[(os.getpid(), key[1])] = _templates.pop(key)
+    line = [_templates.pop(key) for key in [key for key in _templates if key[0] == parent]]
+    line += _spares.pop(parent, [])
+    if line:
+        _templates[(os.getpid(), line[0].python)] = line[0]
 
 
-def prestart_workers() -> None:
+def prestart_workers(count: int = 1) -> None:
     """Start this process's template now, without waiting for it: its Python and numpy load on
-    another core while the grader imports its own modules (``harness grade`` calls this first)."""
+    another core while the grader imports its own modules (``harness grade`` calls this first).
+
+    With ``count`` above 1, also that many less one spares, for the grading processes a pool forks
+    (each takes one over, see ``hand_over_templates``).
+    """
     from harness.mounts import python_executable
 
     try:
         template_for(python_executable())
+        spares = _spares.setdefault(os.getpid(), [])
+        while len(spares) < count - 1:
+            spares.append(WorkerTemplate(python_executable(), TEMPLATE_ENVIRONMENT))
     except InternalError:
         pass  # said again, with the reason, when a worker is needed

@@ -428,8 +428,8 @@ def test_no_process_or_cgroup_of_the_run_survives(run: Run):
     assert len(run.runners) == len(run.results)
     assert [pid for runner in run.runners for pid in surviving_processes(runner.run_id)] == []
     parents = {p for p in (SANDBOX.pids_cgroup, SANDBOX.memory_cgroup) if p is not None}
-    prefixes = [f"harness-{os.getpid()}-{id(runner):x}-" for runner in run.runners]
-    assert [c for p in parents for c in p.iterdir() if c.name.startswith(tuple(prefixes))] == []
+    endings = tuple(f"-{runner.run_id}" for runner in run.runners)  # a worker's cgroup ends with its run's id
+    assert [c for p in parents for c in p.iterdir() if c.name.startswith("harness-") and c.name.endswith(endings)] == []
 
 
 def test_nothing_outside_the_report_folder_changes(run: Run):

@@ -491,11 +491,15 @@ def _nested_lines(value: object, width: int) -> list[str]:
 
 
 _NAMED_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+"""Every character ``visible`` may replace: the controls (Cc), surrogates (Cs), two non-characters."""
 
 
 def visible(text: str, *, keep: str = "") -> str:
     """Replace control characters (except those in ``keep``), lone surrogates and the XML
     non-characters by Python-style escapes, so the text is safe in any file format we write."""
+    if not _INVISIBLE.search(text):
+        return text  # nearly every text: nothing to replace
 
     def escape(char: str) -> str:
         if char in keep:
