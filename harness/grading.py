@@ -37,7 +37,7 @@ from harness.lock import lock_path, read_lock, save_lock
 from harness.outputs import write_class, write_submission
 from harness.parallel import GradingPool, graded, warm
 from harness.results import ItemResult, QuestionResult, RunSettings, StepResult, SubmissionResult
-from harness.runner import Limits, SubmissionRunner
+from harness.runner import Limits, SubmissionRunner, discard_spares
 from harness.sandbox import ISOLATION_CHOICES, check_private
 from harness.sandbox import choose as choose_sandbox
 from harness.spec import Assignment, ClaimItem, DerivativeItem, Item, Question
@@ -130,6 +130,10 @@ class Grader:
         """Stop the submission's worker and remove its temporary copy."""
         self._runner.close()
 
+    def prepare_next(self) -> None:
+        """Start the worker of the next submission this process grades alike (``SubmissionRunner.prepare_next``)."""
+        self._runner.prepare_next()
+
     @property
     def isolation(self) -> str:
         return self._runner.isolation
@@ -178,11 +182,15 @@ def grade(assignment: Assignment, submission: Path, options: GradeOptions = Grad
         return _grade(checker_for(assignment, options, store), submission, options)
 
 
-def _grade(checker: Checker, submission: Path, options: GradeOptions) -> SubmissionResult:
+def _grade(checker: Checker, submission: Path, options: GradeOptions, *, more: bool = False) -> SubmissionResult:
+    """Grade one submission; with ``more`` (others follow in this process), the next one's worker is
+    started ahead, once this one's is up, so its namespaces are built while this one is graded."""
     with Grader(checker.assignment, submission, options, checker=checker) as grader:
-        for question in checker.assignment.questions:
+        for number, question in enumerate(checker.assignment.questions):
             for item in question.items:
                 grader.check(question, item)
+            if more and number == 0:
+                grader.prepare_next()
         return grader.result()
 
 
@@ -326,7 +334,7 @@ def grade_all(
 
             def grade_task(task: tuple[int, Path]) -> SubmissionResult:
                 number, submission = task
-                return _grade(checkers[number], submission, options)
+                return _grade(checkers[number], submission, options, more=len(tasks) > 1)
 
             with contextlib.closing(graded(checkers, tasks, grade_task, options.jobs)) as results:
                 for done, (index, result) in enumerate(results, start=1):
@@ -339,6 +347,7 @@ def grade_all(
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
+        discard_spares()  # the worker started ahead for a submission that did not come
         order = {submission.name: position for position, submission in enumerate(submissions)}
         for assignment in assignments:
             finished = outcome.results[assignment.path]

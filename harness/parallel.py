@@ -28,6 +28,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from harness.errors import HarnessError, InternalError
+from harness.runner import discard_spares
 from harness.template import hand_over_templates, take_over_templates
 
 if TYPE_CHECKING:
@@ -185,6 +186,7 @@ def _serve(connection: multiprocessing.connection.Connection, function: Callable
     except (KeyboardInterrupt, EOFError, OSError):
         return
     finally:
+        discard_spares()  # a forked process runs no atexit hook
         connection.close()
 
 

@@ -29,6 +29,7 @@ decodes replies. This module is the session over them, and the place to import t
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import secrets
@@ -70,6 +71,7 @@ from harness.runner_transport import (
 
 __all__ = [
     "WORKER_ENDING",
+    "discard_spares",
     "Definition",
     "EncodedBatch",
     "LeftOut",
@@ -124,45 +126,32 @@ class SubmissionRunner:
         self.spent = 0.0  # worker time charged to the submission
         self._resources: dict[str, Worker] = {}
         self._module_failures: dict[str, tuple[str, str]] = {}
-        self._temporary = Path(tempfile.mkdtemp(prefix="harness-run-"))
-        uid = uids.allocate() if self.sandbox.own_uid else None
+        self._prepared: Worker | None = None
+        spare = _take_spare(self.sandbox, limits)
+        if spare is not None:  # a worker started ahead, on an empty copy folder: this submission's now
+            self._temporary, self.run_id, self.place, self.environment, self._prepared = spare
+            uid = self.place.uid
+        else:
+            self._temporary, self.run_id, self.place, self.environment = _new_place(self.sandbox)
+            uid = self.place.uid
+        self._resources["prepared"] = self._prepared  # type: ignore[assignment]
         # A runner dropped without close() (an exception in the caller, Ctrl-C) still kills its
         # worker and deletes its copy when collected or at interpreter exit.
-        self.run_id = secrets.token_hex(8)  # in the worker's environment: lets tests find strays
         self._finalizer = weakref.finalize(self, _cleanup, self._resources, self._temporary,
                                            uid if self.sandbox.mode == "uid" else None)
-        self.copy = self._temporary / "submission"
+        self.copy = self.place.copy
         self.left_out = copy_submission(self.submission_dir, self.copy, first=first, exclude=exclude)
         self.copy_note = copy_note(self.left_out)
-        self.place = self._prepare_place(uid)
-        temporary = self.sandbox.temporary_path(self.place)
-        self.environment = {
-            "PATH": "/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "HOME": temporary,
-            "TMPDIR": temporary,
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "HARNESS_RUN_ID": self.run_id,
-        }
-
-    def _prepare_place(self, uid: int | None) -> _sandbox.WorkerPlace:
-        """The worker's folders; with a uid of its own, its copy and tmp belong to it alone."""
-        tmp, root = self._temporary / "tmp", self._temporary / "root"
-        tmp.mkdir()
-        root.mkdir()
-        worker_script = _sandbox.WORKER_SCRIPT
         if uid is not None:
-            # The uid may not read the harness's installation: it gets its own copy of the worker.
-            worker_script = self._temporary / "_worker.py"
-            shutil.copyfile(_sandbox.WORKER_SCRIPT, worker_script)
-            worker_script.chmod(0o644)
-            uids.give(self.copy, uid)
-            uids.give(tmp, uid)
-            self._temporary.chmod(0o711)  # others may pass through to what is theirs, never list
-        return _sandbox.WorkerPlace(copy=self.copy, tmp=tmp, root=root, worker_script=worker_script, uid=uid)
+            uids.give(self.copy, uid)  # the copy is the uid's alone
+
+    def prepare_next(self) -> None:
+        """Start, now, the worker of the next runner this process creates with the same sandbox and
+        limits, on an empty copy folder: its namespaces are built while this submission is graded.
+
+        It holds nothing of any submission until that runner copies one into its folder.
+        """
+        _prepare_spare(self.sandbox, self.limits)
 
     # ------------------------------------------------------------------------ public API
     def inspect(self, module: str, name: str) -> Definition:
@@ -388,9 +377,10 @@ class SubmissionRunner:
         if not self._finalizer.alive:
             raise UsageError("this SubmissionRunner is closed; create a new one to run the submission again")
         self.workers_started += 1
-        # Unique in this process (an id() can be reused by a later runner), and it names the run.
-        name = f"harness-{os.getpid()}-{next(_WORKER_NUMBERS)}-{self.run_id}"
-        worker = Worker(self.limits, self.sandbox, self.place, self.environment, name)
+        worker, self._prepared = self._prepared, None
+        self._resources.pop("prepared", None)
+        if worker is None:
+            worker = _start_worker(self.limits, self.sandbox, self.place, self.environment, self.run_id)
         deadline = time.monotonic() + _START_TIMEOUT
         try:
             worker.send({"op": "hello", "token": worker.token}, b"", deadline)
@@ -422,10 +412,102 @@ class SubmissionRunner:
             worker.kill()
 
 
+def _start_worker(limits: Limits, sandbox: _sandbox.Sandbox, place: _sandbox.WorkerPlace,
+                  environment: dict[str, str], run_id: str) -> Worker:
+    # Unique in this process (an id() can be reused by a later runner), and it names the run.
+    name = f"harness-{os.getpid()}-{next(_WORKER_NUMBERS)}-{run_id}"
+    return Worker(limits, sandbox, place, environment, name)
+
+
+def _new_place(sandbox: _sandbox.Sandbox) -> tuple[Path, str, _sandbox.WorkerPlace, dict[str, str]]:
+    """A temporary folder with the worker's (empty) copy, tmp and root folders; its run id and environment.
+
+    With a uid of its own, the copy and tmp belong to it alone.
+    """
+    temporary = Path(tempfile.mkdtemp(prefix="harness-run-"))
+    uid = uids.allocate() if sandbox.own_uid else None
+    run_id = secrets.token_hex(8)  # in the worker's environment: lets tests find strays
+    copy, tmp, root = temporary / "submission", temporary / "tmp", temporary / "root"
+    for folder in (copy, tmp, root):
+        folder.mkdir(mode=0o755)
+    worker_script = _sandbox.WORKER_SCRIPT
+    if uid is not None:
+        # The uid may not read the harness's installation: it gets its own copy of the worker.
+        worker_script = temporary / "_worker.py"
+        shutil.copyfile(_sandbox.WORKER_SCRIPT, worker_script)
+        worker_script.chmod(0o644)
+        uids.give(copy, uid)
+        uids.give(tmp, uid)
+        temporary.chmod(0o711)  # others may pass through to what is theirs, never list
+    place = _sandbox.WorkerPlace(copy=copy, tmp=tmp, root=root, worker_script=worker_script, uid=uid)
+    home = sandbox.temporary_path(place)
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": home,
+        "TMPDIR": home,
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "HARNESS_RUN_ID": run_id,
+    }
+    return temporary, run_id, place, environment
+
+
+_spares: dict[int, tuple[tuple, tuple]] = {}
+"""By process: ``((sandbox, limits), (temporary, run_id, place, environment, worker))``, a worker started ahead."""
+
+
+def _prepare_spare(sandbox: _sandbox.Sandbox, limits: Limits) -> None:
+    discard_spares()
+    temporary, run_id, place, environment = _new_place(sandbox)
+    try:
+        worker = _start_worker(limits, sandbox, place, environment, run_id)
+    except InternalError:
+        _remove_place(temporary, place.uid if sandbox.mode == "uid" else None)
+        return  # the next runner starts its own, and says why if it cannot
+    _spares[os.getpid()] = ((sandbox, limits), (temporary, run_id, place, environment, worker))
+
+
+def _take_spare(sandbox: _sandbox.Sandbox, limits: Limits) -> tuple | None:
+    """The worker started ahead for this sandbox and these limits, if there is one (any other is discarded)."""
+    found = _spares.get(os.getpid())
+    if found is None:
+        return None
+    key, spare = found
+    if key != (sandbox, limits) or spare[4].exited:
+        discard_spares()
+        return None
+    del _spares[os.getpid()]
+    return spare
+
+
+def discard_spares() -> None:
+    """Kill the worker started ahead (if any) and remove its folders; a forked process drops its parent's."""
+    for pid in list(_spares):
+        _key, (temporary, _run_id, place, _environment, worker) = _spares.pop(pid)
+        if pid == os.getpid():
+            worker.kill()
+            _remove_place(temporary, place.uid)
+
+
+def _remove_place(temporary: Path, uid: int | None) -> None:
+    if uid is not None:
+        uids.remove_files(uid)
+    shutil.rmtree(temporary, ignore_errors=True)
+
+
+atexit.register(discard_spares)
+
+
 def _cleanup(resources: dict[str, Worker], temporary: Path, uid: int | None) -> None:
     worker = resources.pop("worker", None)
     if worker is not None:
         worker.kill()
+    prepared = resources.pop("prepared", None)
+    if prepared is not None:  # adopted from a spare, never greeted
+        prepared.kill()
     if uid is not None:  # mode "uid": what the uid left in /tmp (its processes died with each worker)
         uids.remove_files(uid)
     shutil.rmtree(temporary, ignore_errors=True)

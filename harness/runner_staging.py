@@ -57,7 +57,7 @@ class LeftOut:
 def copy_submission(
     source: Path, target: Path, *, first: Sequence[str] = (), exclude: Iterable[Path] = (),
 ) -> tuple[LeftOut, ...]:
-    """Copy ``source`` into ``target`` (which must not exist); return what was left out, and why.
+    """Copy ``source`` into ``target`` (which must not exist, or be an empty folder); return what was left out, and why.
 
     ``first``: file names at the top of ``source`` copied before anything else, so the budget
     never runs out before the files grading needs. ``exclude``: folders never copied (the run's
@@ -66,7 +66,8 @@ def copy_submission(
     left_out: list[LeftOut] = []
     budget = {"files": COPY_MAX_FILES, "bytes": COPY_MAX_BYTES}
     excluded = {Path(path).resolve() for path in exclude}
-    target.mkdir(mode=0o755)
+    if not (target.is_dir() and not any(target.iterdir())):  # a prepared worker's empty copy folder
+        target.mkdir(mode=0o755)
 
     def copy_file(path: Path, into: Path, relative: str) -> None:
         if path.is_symlink():

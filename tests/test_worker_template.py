@@ -213,3 +213,31 @@ def test_the_template_holds_nothing_of_the_grader():
                      "OPENBLAS_NUM_THREADS", "PATH", "TMPDIR"]
     open_fds = os.listdir(f"/proc/{pid}/fd")
     assert len(open_fds) <= 8, open_fds  # stdio, its control socket, its wake-up pipe
+
+
+@pytest.mark.skipif(not SANDBOX.isolated, reason="without isolation a submission shares the grader's files by design")
+def test_a_worker_started_ahead_sees_nothing_an_earlier_one_left(tmp_path):
+    """``prepare_next`` starts the next submission's worker during this one, on an empty copy folder."""
+    from harness import runner as runner_module
+    from harness.runner import discard_spares, surviving_processes
+
+    marker = "LEFTBYA" + secrets.token_hex(12)
+    leave = _submission(tmp_path / "a", "leave", LEAVE.format(marker=marker, sizes=SIZES))
+    with SubmissionRunner(leave, LIMITS, sandbox=SANDBOX) as first:
+        assert first.call("leave", "leave", {"x": np.array(0.0)}).status == "ok"
+        first.prepare_next()
+        _, (_, spare_run, *_rest) = runner_module._spares[os.getpid()]
+        first_run = first.run_id
+    halves = {"marker": _halves(marker), "first run id": _halves(first_run)}
+    look = _submission(tmp_path / "b", "look", LOOK.format(halves=halves, sizes=SIZES))
+    with SubmissionRunner(look, LIMITS, sandbox=SANDBOX) as second:
+        assert second.run_id == spare_run  # it took the worker started ahead
+        outcome = second.call("look", "look", {"x": np.array(0.0)})
+        assert second.workers_started == 1
+    assert outcome.status == "ok" and json.loads(outcome.output) == [], outcome
+    # One that no runner takes is killed and removed.
+    with SubmissionRunner(look, LIMITS, sandbox=SANDBOX) as third:
+        third.prepare_next()
+    _, (temporary, unused_run, *_rest) = runner_module._spares[os.getpid()]
+    discard_spares()
+    assert surviving_processes(unused_run) == [] and not temporary.exists()
