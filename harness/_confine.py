@@ -1,38 +1,33 @@
-"""The namespace sandbox: confine the worker with Linux's own system calls where bubblewrap is missing.
+"""The namespace sandbox: confine a worker with Linux's own system calls (no bubblewrap needed).
 
-A standalone script (stdlib only, never the ``harness`` package), started by ``harness.sandbox`` as
-``python -I -B _confine.py CONFIG_JSON -- PROGRAM ARGUMENTS...``. It builds what bubblewrap would:
+Standalone (stdlib only, never the ``harness`` package): the worker template (``_template.py``)
+loads it and calls ``launch(config, run)`` in each child it forks, which builds what bubblewrap
+would:
 
-1. as an ordinary user, a new user namespace first (the grader's uid mapped to itself, so the
-   worker holds no capability once it runs Python);
+1. as an ordinary user, a new user namespace first (the grader's uid mapped to itself);
 2. new mount, PID, IPC, network, UTS and cgroup namespaces;
 3. a fork: the child is process 1 of the new PID namespace (when it exits, the kernel kills every
-   process left in the namespace), and dies with this launcher (``PR_SET_PDEATHSIG``);
+   process left in the namespace), and dies with the launcher (``PR_SET_PDEATHSIG``);
 4. in the child, a fresh root on a small tmpfs holding only read-only bind mounts of what the
    worker needs (the C library, the Python installation with its symlink chain, the worker script,
    the submission copy), a few device nodes, and private sized tmpfs mounts at ``/tmp`` and
    ``/dev/shm``; ``pivot_root`` into it and the old root detached;
 5. as root, the worker's own unprivileged uid and gid (one per submission, no supplementary
-   groups); in every case ``PR_SET_NO_NEW_PRIVS``; then ``execve`` of the program.
+   groups); in every case an empty bounding set, every capability set cleared (checked with
+   ``capget``: nothing else drops what a new user namespace grants, there is no ``execve``) and
+   ``PR_SET_NO_NEW_PRIVS``; then ``run()``, the worker's main loop.
 
-The launcher stays outside, waits for process 1 and exits with its status (``128 + signal`` when
-it was killed, like bubblewrap). Any failure before ``execve`` is printed on stderr, one line
-starting with ``confine:``, and exits 125, so the probe can quote it.
-
-The worker template (``_template.py``) runs the same steps in a process it forked, without
-``execve``: ``launch(config, run)`` with ``run`` the worker's main loop. Without ``execve`` nothing
-drops the capabilities a new user namespace grants, so step 5 also empties the bounding set and
-every capability set, and checks in ``/proc/self/status`` that none is left.
+The launcher waits for process 1 and returns its status (``128 + signal`` when it was killed,
+like bubblewrap). Any failure before ``run()`` is printed on stderr, one line starting with
+``confine:``, and exits 125, so the probe can quote it.
 """
 
 import ctypes
 import ctypes.util
-import json
 import os
 import platform
 import select
 import signal
-import sys
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -239,22 +234,6 @@ def _process_one(config, alive, run):
     os._exit(FAILED)  # pragma: no cover - run() execs or exits
 
 
-def main(argv):
-    if len(argv) < 3 or argv[1] != "--":
-        os.write(2, b"confine: usage: _confine.py CONFIG_JSON -- PROGRAM ARGUMENTS...\n")
-        return FAILED
-    config, program = json.loads(argv[0]), argv[2:]
-
-    def run():
-        try:
-            os.execve(program[0], program, dict(os.environ))
-        except OSError as error:
-            os.write(2, f"confine: {error}\n".encode(errors="replace"))
-            os._exit(FAILED)
-
-    return launch(config, run)
-
-
 def launch(config, run):
     """Enter the namespaces, fork process 1 to ``run()`` the worker, wait for it; its exit status."""
     try:
@@ -285,6 +264,3 @@ def launch(config, run):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

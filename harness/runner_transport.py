@@ -210,9 +210,7 @@ class Worker:
         """Start the worker afresh: ``python -I`` inside bubblewrap, or in the given mode."""
         request_read, reply_write, output_write = fds
         command = sandbox.command(
-            place,
-            [str(request_read), str(reply_write), sandbox.submission_path(place), json.dumps(worker_limits)],
-            close_fds=(request_read, reply_write),
+            place, [str(request_read), str(reply_write), sandbox.submission_path(place), json.dumps(worker_limits)]
         )
         join = self.cgroup.join if self.cgroup else None
         # Mode "uid": join the cgroup as root, then become the submission's uid for good.

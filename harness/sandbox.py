@@ -30,7 +30,6 @@ Per-worker cgroups (``harness.cgroups``) come on top of any mode where the machi
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import shutil
@@ -54,7 +53,6 @@ from harness.mounts import (
 )
 
 __all__ = [
-    "CONFINE_SCRIPT",
     "MODES",
     "SANDBOX_SHM_BYTES",
     "SANDBOX_SUBMISSION",
@@ -75,7 +73,6 @@ __all__ = [
     "readable_by_others",
 ]
 
-CONFINE_SCRIPT = Path(__file__).with_name("_confine.py")
 SANDBOX_SHM_BYTES = 4 << 20
 MODES = ("bubblewrap", "namespaces", "uid", "process")
 _PROBE_TIMEOUT = 30.0
@@ -160,22 +157,13 @@ class Sandbox:
             text += " (" + "; ".join(_PATH.sub(r"…/\1", problem) for problem in self.problems) + ")"
         return text
 
-    def command(self, place: WorkerPlace, worker_arguments: Sequence[str], close_fds: Sequence[int]) -> list[str]:
-        """The argv that starts the worker on ``place`` in this mode.
-
-        ``close_fds`` are the worker's ends of its pipes: the namespace launcher closes its own
-        copies once process 1 holds them.
-        """
-        python = python_executable()
-        if self.mode == "bubblewrap":
-            return [*bwrap_arguments(self.bwrap, place.copy), "--", python, "-I", "-B", SANDBOX_WORKER,
-                    *worker_arguments]
-        if self.mode == "namespaces":
-            config = confine_config(place.root, place.copy, None if self.user_namespace else place.uid,
-                                    self.user_namespace, close_fds)
-            return [python, "-I", "-B", str(CONFINE_SCRIPT), json.dumps(config), "--",
-                    python, "-I", "-B", SANDBOX_WORKER, *worker_arguments]
-        return [python, "-I", "-B", str(place.worker_script), *worker_arguments]
+    def command(self, place: WorkerPlace, worker_arguments: Sequence[str]) -> list[str]:
+        """The argv that starts a fresh worker on ``place`` under bubblewrap (every other mode forks
+        its workers from the template: ``template_config``)."""
+        if self.mode != "bubblewrap":
+            raise ValueError(f"mode {self.mode!r} forks its workers from the template; it has no command")
+        return [*bwrap_arguments(self.bwrap, place.copy), "--", python_executable(), "-I", "-B", SANDBOX_WORKER,
+                *worker_arguments]
 
     @property
     def forks_from_template(self) -> bool:
@@ -224,7 +212,7 @@ class WorkerPlace:
 
 def confine_config(root: Path, copy: Path | None, uid: int | None, user_namespace: bool,
                    close_fds: Sequence[int]) -> dict:
-    """The JSON configuration ``_confine.py`` reads: what to mount, who to become, what to close."""
+    """The configuration ``_confine.launch`` reads: what to mount, who to become, what to close."""
     mounts = [list(mount) for mount in python_mounts()]
     mounts.append(["bind", str(WORKER_SCRIPT), SANDBOX_WORKER])
     if copy is not None:

@@ -151,7 +151,7 @@ def test_a_submission_folder_may_be_given_by_any_path(tmp_path, reference_cache)
 
 def test_a_worker_that_cannot_start_costs_each_item_as_an_internal_error_not_the_run(tmp_path, monkeypatch, capsys):
     # Both ways a worker starts: a fresh process (bubblewrap) and a fork of the worker template.
-    monkeypatch.setattr(harness.sandbox.Sandbox, "command", lambda self, place, arguments, close_fds: ["/nonexistent/worker"])
+    monkeypatch.setattr(harness.sandbox.Sandbox, "command", lambda self, place, arguments: ["/nonexistent/worker"])
     monkeypatch.setattr(harness.runner_transport, "python_executable", lambda: "/nonexistent/worker")
     submissions = [ROOT / "submissions" / name for name in ("reference_solution", "sample_student")]
     outcome = grade_all([load_spec(SPECS["scalar"])], submissions, tmp_path, GradeOptions(examples=3))
