@@ -476,7 +476,7 @@ def _take_spare(sandbox: _sandbox.Sandbox, limits: Limits) -> tuple | None:
     if found is None:
         return None
     key, spare = found
-    if key != (sandbox, limits) or spare[4].exited:
+    if key != (sandbox, limits) or spare[4].has_exited():  # a spare that died is not handed out
         discard_spares()
         return None
     del _spares[os.getpid()]

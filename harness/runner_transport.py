@@ -270,6 +270,16 @@ class Worker:
                 raise self._died()
             self._poll(deadline)
 
+    def has_exited(self) -> bool:
+        """Whether the worker process has exited already (without waiting; its pidfd says so)."""
+        if self.exited:
+            return True
+        if self.exit_fd is None:
+            return False
+        ready = select.poll()
+        ready.register(self.exit_fd, select.POLLIN)
+        return bool(ready.poll(0))
+
     def _poll(self, deadline: float) -> list[tuple[int, int]]:
         """Wait for the worker (up to ``deadline``) and read what it sent.
 

@@ -110,10 +110,7 @@ questions:
     items:
       - {function: df, points: 1, of: f, wrt: x}
 """
-    assignment = load_spec_text(spec, "two.yaml")
-    question = assignment.questions[0]
-    result = Checker(assignment, examples=5).check_derivative(question, question.items[0],
-                                                             FormulaAnswer(parse("3 * x"), None))
+    result = _check_first_item(spec, "3 * x")
     assert [name for name, _ in result.counterexample.inputs] == ["x"]
 
 
@@ -179,8 +176,13 @@ questions:
     items:
       - {function: df, points: 1, of: f, wrt: x}
 """
-    assignment = load_spec_text(spec, "kinks.yaml")
-    question = assignment.questions[0]
-    result = Checker(assignment, examples=5).check_derivative(question, question.items[0],
-                                                             FormulaAnswer(parse("heaviside(x)"), None))
+    result = _check_first_item(spec, "heaviside(x)")
     assert (result.status, result.summary, result.score) == ("error", "no gradable input in the domains", 0.0)
+
+
+def _check_first_item(spec: str, formula: str):
+    """The first question's first item of ``spec`` checked at 5 examples against the written ``formula``."""
+    assignment = load_spec_text(spec, "spec.yaml")
+    question = assignment.questions[0]
+    return Checker(assignment, examples=5).check_derivative(question, question.items[0],
+                                                            FormulaAnswer(parse(formula), None))

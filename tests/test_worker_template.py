@@ -241,3 +241,21 @@ def test_a_worker_started_ahead_sees_nothing_an_earlier_one_left(tmp_path):
     _, (temporary, unused_run, *_rest) = runner_module._spares[os.getpid()]
     discard_spares()
     assert surviving_processes(unused_run) == [] and not temporary.exists()
+
+
+@pytest.mark.skipif(not SANDBOX.isolated, reason="the spare is started like any isolated worker")
+def test_a_worker_started_ahead_that_died_is_not_handed_out(tmp_path):
+    import signal
+
+    from harness import runner as runner_module
+
+    folder = _submission(tmp_path / "a", "look", LOOK.format(halves={}, sizes=SIZES))
+    with SubmissionRunner(folder, LIMITS, sandbox=SANDBOX) as first:
+        first.prepare_next()
+    _, (_, spare_run, _, _, spare) = runner_module._spares[os.getpid()]
+    signal.pidfd_send_signal(spare.exit_fd, signal.SIGKILL)  # it may not have its own session yet
+    spare.process.wait(10)
+    with SubmissionRunner(folder, LIMITS, sandbox=SANDBOX) as second:
+        assert second.run_id != spare_run  # a fresh worker, not the dead one
+        outcome = second.call("look", "look", {"x": np.array(0.0)})
+    assert outcome.status == "ok" and outcome.value == 0.0, outcome
